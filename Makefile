@@ -1,0 +1,164 @@
+# uiscsid: one non-recursive Makefile.
+#
+# Sources are found by folder, so adding a module, a test or a fuzzer needs no
+# edit here:
+#   proto/*.c                 -> $(B)/libproto.a   (pure protocol core)
+#   actors/rt/*.c actors/*.c  -> $(B)/libactors.a  (runtime and actors)
+#   rpc/*.c                   -> $(B)/librpc.a     (JSON-RPC core and front end)
+#   actors/uiscsid.c          -> $(B)/uiscsid      (the daemon's main)
+#   tests/unit/<area>/test_*.c -> one cmocka binary each
+#   tests/fuzz/fuzz_*.c       -> a libFuzzer target (clang) and a corpus replayer
+#
+# Entry points: make (build), make test, make demo, make fuzz, make bench.
+# Variables: BUILD (output folder), CC, SAN=1 (ASan+UBSan build).
+
+BUILD ?= build
+B := $(BUILD)
+CC ?= gcc
+SAN ?=
+FUZZ_SECONDS ?= 60
+
+PKGS := libzmq jansson cmocka libisal libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 -Wundef
+OPT ?= -O2
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
+ifeq ($(SAN),1)
+CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDSAN := -fsanitize=address,undefined
+endif
+LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDSAN)
+
+PROTO_SRC := $(sort $(wildcard proto/*.c))
+ACTORS_SRC := $(sort $(wildcard actors/rt/*.c) $(filter-out actors/uiscsid.c,$(wildcard actors/*.c)))
+RPC_SRC := $(sort $(wildcard rpc/*.c))
+DAEMON_SRC := $(wildcard actors/uiscsid.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+PROTO_OBJ := $(call obj,$(PROTO_SRC))
+ACTORS_OBJ := $(call obj,$(ACTORS_SRC))
+RPC_OBJ := $(call obj,$(RPC_SRC))
+
+LIBPROTO := $(B)/libproto.a
+LIBACTORS := $(B)/libactors.a
+LIBRPC := $(B)/librpc.a
+
+# Unit tests by area; each area links only the libraries it needs.
+UNIT_PROTO := $(patsubst tests/unit/proto/%.c,$(B)/tests/unit/proto/%,$(wildcard tests/unit/proto/test_*.c))
+UNIT_ACTORS := $(patsubst tests/unit/actors/%.c,$(B)/tests/unit/actors/%,$(wildcard tests/unit/actors/test_*.c))
+UNIT_RPC := $(patsubst tests/unit/rpc/%.c,$(B)/tests/unit/rpc/%,$(wildcard tests/unit/rpc/test_*.c))
+UNIT_BIN := $(UNIT_PROTO) $(UNIT_ACTORS) $(UNIT_RPC)
+
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAY_BIN := $(addprefix $(B)/tests/fuzz/replay_,$(FUZZ_NAMES))
+FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_NAMES))
+
+DAEMON := $(if $(DAEMON_SRC),$(B)/uiscsid)
+
+.PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
+        check-format format clean bootstrap run-unit run-replay asan clang-check
+
+all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN)
+
+libs: $(LIBPROTO) $(LIBACTORS) $(LIBRPC)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBPROTO): $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBACTORS): $(ACTORS_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBRPC): $(RPC_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/uiscsid: $(call obj,$(DAEMON_SRC)) $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/tests/unit/proto/%: tests/unit/proto/%.c $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBPROTO) $(LDLIBS_ALL)
+$(B)/tests/unit/actors/%: tests/unit/actors/%.c $(LIBACTORS) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBACTORS) $(LIBPROTO) $(LDLIBS_ALL)
+$(B)/tests/unit/rpc/%: tests/unit/rpc/%.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBRPC) $(LIBACTORS) $(LIBPROTO) $(LDLIBS_ALL)
+
+# Corpus replayer: the fuzz target plus a main() that feeds it files (gcc).
+$(B)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO) $(LDLIBS_ALL)
+
+# libFuzzer targets (clang), built from sources with ASan and UBSan.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -I. $(PKG_CFLAGS) \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRC) $(RPC_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(PROTO_SRC) $(RPC_SRC) $(PKG_LIBS)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- checks
+
+run-unit: $(UNIT_BIN)
+	@scripts/run-tests.sh unit $(UNIT_BIN)
+
+run-replay: $(REPLAY_BIN)
+	@scripts/run-tests.sh replay $(REPLAY_BIN)
+
+check-purity: $(PROTO_OBJ)
+	@scripts/check-purity.sh $(PROTO_OBJ)
+
+FORMAT_FILES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null)
+check-format:
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "check-format: ok ($(words $(FORMAT_FILES)) files)"
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+# The same unit tests and corpora under AddressSanitizer + UBSan.
+asan:
+	$(MAKE) BUILD=$(B)/asan SAN=1 OPT=-O1 run-unit run-replay
+
+# The whole tree must also compile clean with clang.
+clang-check:
+	$(MAKE) BUILD=$(B)/clang CC=clang all
+
+bootstrap:
+	@scripts/bootstrap.sh build
+
+# make test: everything, non-zero on any failure.
+test:
+	@scripts/bootstrap.sh test
+	@$(MAKE) --no-print-directory _test
+
+_test: all
+	@$(MAKE) --no-print-directory check-format check-purity
+	@$(MAKE) --no-print-directory run-unit run-replay
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory clang-check
+	@scripts/run-tests.sh summary
+
+demo:
+	@scripts/bootstrap.sh demo
+	@$(MAKE) --no-print-directory _demo
+
+_demo: all
+	@scripts/demo.sh $(B)
+
+fuzz-build: $(FUZZ_BIN)
+
+# make fuzz FUZZ_SECONDS=N: run every fuzzer for N seconds on a copy of its
+# corpus (new inputs land in $(B)/fuzz/corpus/NAME, not in the repository).
+fuzz: fuzz-build
+	@scripts/run-fuzz.sh $(B) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+clean:
+	rm -rf $(B)
