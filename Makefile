@@ -58,7 +58,8 @@ FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_NAMES))
 DAEMON := $(if $(DAEMON_SRC),$(B)/uiscsid)
 
 .PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
-        check-format format clean bootstrap run-unit run-replay asan clang-check
+        check-format format clean bootstrap run-unit run-replay asan clang-check \
+        check-conformance run-integration
 
 all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN)
 
@@ -113,6 +114,15 @@ run-unit: $(UNIT_BIN)
 run-replay: $(REPLAY_BIN)
 	@scripts/run-tests.sh replay $(REPLAY_BIN)
 
+check-conformance:
+	@/usr/bin/python3 scripts/conformance.py --check
+
+# Black-box tests of the daemon through its public API (Debian python3-zmq),
+# run against the ASan+UBSan build so leaks and UB fail them.
+run-integration:
+	@$(MAKE) --no-print-directory BUILD=$(B)/asan SAN=1 OPT=-O1 $(B)/asan/uiscsid
+	@scripts/run-tests.sh py tests/integration/test_daemon_rpc.py $(B)/asan/uiscsid
+
 check-purity: $(PROTO_OBJ)
 	@scripts/check-purity.sh $(PROTO_OBJ)
 
@@ -140,10 +150,12 @@ test:
 	@$(MAKE) --no-print-directory _test
 
 _test: all
-	@$(MAKE) --no-print-directory check-format check-purity
+	@scripts/run-tests.sh reset
+	@$(MAKE) --no-print-directory check-format check-purity check-conformance
 	@$(MAKE) --no-print-directory run-unit run-replay
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory clang-check
+	@$(MAKE) --no-print-directory run-integration
 	@scripts/run-tests.sh summary
 
 demo:

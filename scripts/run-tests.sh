@@ -3,6 +3,7 @@
 #   run-tests.sh unit BIN...     run cmocka binaries, count their tests
 #   run-tests.sh replay BIN...   run corpus replayers over tests/fuzz/corpus/NAME
 #   run-tests.sh record NAME PASSED FAILED   add an external suite's counts
+#   run-tests.sh py SCRIPT ARGS...   run a /usr/bin/python3 suite
 #   run-tests.sh reset | summary
 # Every binary runs under a time bound. The tally file is $TEST_TALLY
 # (default build/test-tally); `summary` prints "N passed, N failed" and exits
@@ -57,6 +58,28 @@ replay)
         fi
     done
     exit $rc
+    ;;
+py)
+    # A Python suite that ends with "N passed, N failed": its counts go in
+    # the tally; a missing summary line counts as one failure.
+    script=$1
+    shift
+    out=$(mktemp)
+    timeout -k 10 "${PY_TIMEOUT:-900}" /usr/bin/python3 "$script" "$@" 2>&1 | tee "$out"
+    st=${PIPESTATUS[0]}
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    rm -f "$out"
+    if [ -z "$line" ]; then
+        echo "run-tests: $script printed no summary (exit $st)" >&2
+        add "$script" 0 1
+        exit 1
+    fi
+    p=$(echo "$line" | awk '{print $1}')
+    f=$(echo "$line" | awk '{print $3}')
+    [ "$st" != 0 ] && [ "$f" = 0 ] && f=1
+    add "$script" "$p" "$f"
+    [ "$f" = 0 ]
+    exit $?
     ;;
 summary)
     [ -f "$tally" ] || { echo "0 passed, 0 failed"; exit 1; }
