@@ -19,7 +19,7 @@ crc32c_add (uint32_t state, const void *buf, size_t len)
     const unsigned char *p = buf;
     while (len > 0) {
         size_t n = len > 0x40000000u ? 0x40000000u : len;
-        state = crc32_iscsi ((unsigned char *) p, (int) n, state);
+        state = crc32_iscsi ((unsigned char *)p, (int)n, state);
         p += n;
         len -= n;
     }
@@ -42,16 +42,16 @@ void
 crc32c_put (uint8_t *p, uint32_t digest, bool big)
 {
     if (big) {
-        p[0] = (uint8_t) (digest >> 24);
-        p[1] = (uint8_t) (digest >> 16);
-        p[2] = (uint8_t) (digest >> 8);
-        p[3] = (uint8_t) digest;
+        p[0] = (uint8_t)(digest >> 24);
+        p[1] = (uint8_t)(digest >> 16);
+        p[2] = (uint8_t)(digest >> 8);
+        p[3] = (uint8_t)digest;
     }
     else {
-        p[0] = (uint8_t) digest;
-        p[1] = (uint8_t) (digest >> 8);
-        p[2] = (uint8_t) (digest >> 16);
-        p[3] = (uint8_t) (digest >> 24);
+        p[0] = (uint8_t)digest;
+        p[1] = (uint8_t)(digest >> 8);
+        p[2] = (uint8_t)(digest >> 16);
+        p[3] = (uint8_t)(digest >> 24);
     }
 }
 
@@ -59,8 +59,6 @@ uint32_t
 crc32c_get (const uint8_t *p, bool big)
 {
     if (big)
-        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-               | (uint32_t) p[2] << 8 | p[3];
-    return (uint32_t) p[3] << 24 | (uint32_t) p[2] << 16 | (uint32_t) p[1] << 8
-           | p[0];
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }

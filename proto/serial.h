@@ -43,8 +43,8 @@ sn_diff (uint32_t a, uint32_t b)
 {
     uint32_t d = b - a;
     if (d < 0x80000000u)
-        return (int32_t) d;
-    return (int32_t) (d - 0x80000000u) - INT32_MAX - 1;
+        return (int32_t)d;
+    return (int32_t)(d - 0x80000000u) - INT32_MAX - 1;
 }
 
 /* true when sn lies in the closed serial range [lo, hi]. */

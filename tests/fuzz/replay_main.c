@@ -31,15 +31,15 @@ s_run_file (const char *path)
         fclose (f);
         return -1;
     }
-    uint8_t *buf = malloc (len ? (size_t) len : 1);
-    if (!buf || fread (buf, 1, (size_t) len, f) != (size_t) len) {
+    uint8_t *buf = malloc (len ? (size_t)len : 1);
+    if (!buf || fread (buf, 1, (size_t)len, f) != (size_t)len) {
         fprintf (stderr, "%s: read failed\n", path);
         free (buf);
         fclose (f);
         return -1;
     }
     fclose (f);
-    LLVMFuzzerTestOneInput (buf, (size_t) len);
+    LLVMFuzzerTestOneInput (buf, (size_t)len);
     free (buf);
     return 0;
 }
@@ -49,7 +49,7 @@ main (int argc, char **argv)
 {
     int inputs = 0, failed = 0;
     /* The empty input first: every target must accept it. */
-    LLVMFuzzerTestOneInput ((const uint8_t *) "", 0);
+    LLVMFuzzerTestOneInput ((const uint8_t *)"", 0);
     inputs++;
     for (int i = 1; i < argc; i++) {
         struct stat st;

@@ -15,7 +15,7 @@
 static void
 test_errors_table (void **state)
 {
-    (void) state;
+    (void)state;
     assert_string_equal (uis_err_name (0), "ok");
     assert_string_equal (uis_err_name (UIS_ERR_TRUNCATED), "truncated");
     assert_true (UIS_ERR_NOMEM < 0);
@@ -37,25 +37,25 @@ test_errors_table (void **state)
 static void
 test_crc32c_vectors (void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t buf[48];
     memset (buf, 0, 32);
     assert_int_equal (crc32c (buf, 32), 0x8A9136AA);
     memset (buf, 0xff, 32);
     assert_int_equal (crc32c (buf, 32), 0x62A8AB43);
     for (int i = 0; i < 32; i++)
-        buf[i] = (uint8_t) i;
+        buf[i] = (uint8_t)i;
     assert_int_equal (crc32c (buf, 32), 0x46DD794E);
     for (int i = 0; i < 32; i++)
-        buf[i] = (uint8_t) (31 - i);
+        buf[i] = (uint8_t)(31 - i);
     assert_int_equal (crc32c (buf, 32), 0x113FDB5C);
     assert_int_equal (crc32c ("123456789", 9), 0xE3069283);
     /* iSCSI read command PDU from B.4. */
-    static const uint8_t read_pdu[48]
-        = {0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-           0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00,
-           0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x18, 0x28, 0x00, 0x00, 0x00,
-           0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    static const uint8_t read_pdu[48] = {
+        0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00,
+        0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x18, 0x28, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
     assert_int_equal (crc32c (read_pdu, 48), 0xD9963A56);
 }
 
@@ -63,10 +63,10 @@ test_crc32c_vectors (void **state)
 static void
 test_crc32c_incremental (void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t buf[1000];
     for (size_t i = 0; i < sizeof buf; i++)
-        buf[i] = (uint8_t) (i * 7 + 3);
+        buf[i] = (uint8_t)(i * 7 + 3);
     uint32_t whole = crc32c (buf, sizeof buf);
     for (size_t cut = 0; cut <= sizeof buf; cut += 37) {
         uint32_t s = crc32c_begin ();
@@ -80,7 +80,7 @@ test_crc32c_incremental (void **state)
 static void
 test_crc32c_wire_order (void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t zero[32] = {0}, wire[4];
     crc32c_put (wire, crc32c (zero, 32), false);
     static const uint8_t expect_le[4] = {0xaa, 0x36, 0x91, 0x8a};
@@ -95,7 +95,7 @@ test_crc32c_wire_order (void **state)
 static void
 test_serial_basic (void **state)
 {
-    (void) state;
+    (void)state;
     assert_true (sn_lt (1, 2));
     assert_false (sn_lt (2, 1));
     assert_false (sn_lt (5, 5));
@@ -110,7 +110,7 @@ test_serial_basic (void **state)
 static void
 test_serial_wrap (void **state)
 {
-    (void) state;
+    (void)state;
     assert_true (sn_lt (0xFFFFFFF0u, 0x10u));
     assert_true (sn_gt (0x10u, 0xFFFFFFF0u));
     assert_true (sn_lt (0xFFFFFFFFu, 0u));
@@ -130,7 +130,7 @@ test_serial_wrap (void **state)
 static void
 test_serial_undefined_half (void **state)
 {
-    (void) state;
+    (void)state;
     assert_false (sn_lt (0u, 0x80000000u));
     assert_false (sn_gt (0u, 0x80000000u));
     assert_false (sn_lt (0x80000000u, 0u));
