@@ -59,7 +59,7 @@ DAEMON := $(if $(DAEMON_SRC),$(B)/uiscsid)
 
 .PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
         check-format format clean bootstrap run-unit run-replay asan clang-check \
-        check-conformance run-integration
+        check-conformance run-integration docs
 
 all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN)
 
@@ -91,6 +91,14 @@ $(B)/tests/unit/actors/%: tests/unit/actors/%.c $(LIBACTORS) $(LIBPROTO)
 $(B)/tests/unit/rpc/%: tests/unit/rpc/%.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBRPC) $(LIBACTORS) $(LIBPROTO) $(LDLIBS_ALL)
+
+# The API reference docs/api.md is generated from the method table.
+$(B)/gen-api-docs: scripts/gen-api-docs.c $(LIBRPC) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBRPC) $(LIBPROTO) $(LDLIBS_ALL)
+
+docs: $(B)/gen-api-docs
+	$(B)/gen-api-docs docs/api.md
+	/usr/bin/python3 scripts/conformance.py
 
 # Corpus replayer: the fuzz target plus a main() that feeds it files (gcc).
 $(B)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
