@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "ascii.h"
 #include "errors.h"
 
 struct chap {
@@ -105,36 +106,6 @@ chap_alg_from_name (const char *name, chap_alg_t *alg)
     return UIS_ERR_INVALID_ARG;
 }
 
-/* Value of a hex digit, -1 for another character. */
-static int
-s_hexval (char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Value of a base64 digit (RFC 4648 §4), -1 for another character. */
-static int
-s_b64val (char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 int
 chap_parse_number (const char *value, uint32_t max, uint32_t *out)
 {
@@ -149,7 +120,7 @@ chap_parse_number (const char *value, uint32_t max, uint32_t *out)
         return UIS_ERR_CHAP_ENCODING;
     bool big = false;
     for (; *p; p++) {
-        int d = hex ? s_hexval (*p) : (*p >= '0' && *p <= '9' ? *p - '0' : -1);
+        int d = hex ? hex_digit_value (*p) : (*p >= '0' && *p <= '9' ? *p - '0' : -1);
         if (d < 0)
             return UIS_ERR_CHAP_ENCODING;
         if (!big) {
@@ -180,15 +151,15 @@ s_decode_hex (const char *p, size_t n, uint8_t *out, size_t cap, size_t *out_len
 {
     size_t len = (n + 1) / 2;
     for (size_t i = 0; i < n; i++)
-        if (s_hexval (p[i]) < 0)
+        if (hex_digit_value (p[i]) < 0)
             return UIS_ERR_CHAP_ENCODING;
     if (len > cap)
         return UIS_ERR_TOO_LONG;
     size_t o = 0, i = 0;
     if (n % 2) /* odd count: implied leading zero nibble (RFC 7143 §6.1) */
-        out[o++] = (uint8_t)s_hexval (p[i++]);
+        out[o++] = (uint8_t)hex_digit_value (p[i++]);
     for (; i < n; i += 2)
-        out[o++] = (uint8_t)(s_hexval (p[i]) << 4 | s_hexval (p[i + 1]));
+        out[o++] = (uint8_t)(hex_digit_value (p[i]) << 4 | hex_digit_value (p[i + 1]));
     *out_len = len;
     return 0;
 }
@@ -204,7 +175,7 @@ s_decode_b64 (const char *p, size_t n, uint8_t *out, size_t cap, size_t *out_len
     if (digits == 0 || pads > 2 || digits % 4 == 1 || (pads && n % 4 != 0))
         return UIS_ERR_CHAP_ENCODING;
     for (size_t i = 0; i < digits; i++)
-        if (s_b64val (p[i]) < 0)
+        if (b64_digit_value (p[i]) < 0)
             return UIS_ERR_CHAP_ENCODING;
     /* Padding, when present, must be exactly what the digit count implies. */
     if (pads && pads != (4 - digits % 4) % 4)
@@ -216,7 +187,7 @@ s_decode_b64 (const char *p, size_t n, uint8_t *out, size_t cap, size_t *out_len
     int bits = 0;
     size_t o = 0;
     for (size_t i = 0; i < digits; i++) {
-        acc = (acc << 6) | (uint32_t)s_b64val (p[i]);
+        acc = (acc << 6) | (uint32_t)b64_digit_value (p[i]);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;

@@ -10,64 +10,8 @@
 #include <string.h>
 
 #include "proto/crc32c.h"
+#include "proto/bytes.h"
 #include "proto/errors.h"
-
-/* ------------------------------------------------------ byte helpers */
-
-static void
-s_put16 (uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void
-s_put24 (uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 16);
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)v;
-}
-
-static void
-s_put32 (uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void
-s_put64 (uint8_t *p, uint64_t v)
-{
-    s_put32 (p, (uint32_t)(v >> 32));
-    s_put32 (p + 4, (uint32_t)v);
-}
-
-static uint16_t
-s_get16 (const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t
-s_get24 (const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
-}
-
-static uint32_t
-s_get32 (const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint64_t
-s_get64 (const uint8_t *p)
-{
-    return ((uint64_t)s_get32 (p) << 32) | s_get32 (p + 4);
-}
 
 /* ------------------------------------------------------ opcode table */
 
@@ -225,9 +169,9 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
     case PDU_OP_NOP_OUT: { /* §11.18 */
         const pdu_nop_out_t *x = &pdu->u.nop_out;
         b[1] = 0x80;
-        s_put32 (b + 20, x->ttt);
-        s_put32 (b + 24, x->cmdsn);
-        s_put32 (b + 28, x->exp_statsn);
+        be_put32 (b + 20, x->ttt);
+        be_put32 (b + 24, x->cmdsn);
+        be_put32 (b + 28, x->exp_statsn);
         break;
     }
     case PDU_OP_SCSI_CMD: { /* §11.3 */
@@ -236,9 +180,9 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
             return UIS_ERR_OUT_OF_RANGE;
         b[1] = (uint8_t)((pdu->final ? 0x80 : 0) | (x->read ? 0x40 : 0)
                          | (x->write ? 0x20 : 0) | x->attr);
-        s_put32 (b + 20, x->expected_data_transfer_length);
-        s_put32 (b + 24, x->cmdsn);
-        s_put32 (b + 28, x->exp_statsn);
+        be_put32 (b + 20, x->expected_data_transfer_length);
+        be_put32 (b + 24, x->cmdsn);
+        be_put32 (b + 28, x->exp_statsn);
         memcpy (b + 32, x->cdb, PDU_CDB_BHS_LEN);
         break;
     }
@@ -247,11 +191,11 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
         if (x->function > 0x7f)
             return UIS_ERR_OUT_OF_RANGE;
         b[1] = (uint8_t)(0x80 | x->function);
-        s_put32 (b + 20, x->referenced_task_tag);
-        s_put32 (b + 24, x->cmdsn);
-        s_put32 (b + 28, x->exp_statsn);
-        s_put32 (b + 32, x->ref_cmdsn);
-        s_put32 (b + 36, x->exp_datasn);
+        be_put32 (b + 20, x->referenced_task_tag);
+        be_put32 (b + 24, x->cmdsn);
+        be_put32 (b + 28, x->exp_statsn);
+        be_put32 (b + 32, x->ref_cmdsn);
+        be_put32 (b + 36, x->exp_datasn);
         break;
     }
     case PDU_OP_LOGIN_REQ: { /* §11.12 */
@@ -264,27 +208,27 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
         b[2] = x->version_max;
         b[3] = x->version_min;
         memcpy (b + 8, x->isid, PDU_ISID_LEN);
-        s_put16 (b + 14, x->tsih);
-        s_put16 (b + 20, x->cid);
-        s_put32 (b + 24, x->cmdsn);
-        s_put32 (b + 28, x->exp_statsn);
+        be_put16 (b + 14, x->tsih);
+        be_put16 (b + 20, x->cid);
+        be_put32 (b + 24, x->cmdsn);
+        be_put32 (b + 28, x->exp_statsn);
         break;
     }
     case PDU_OP_TEXT_REQ: { /* §11.10 */
         const pdu_text_req_t *x = &pdu->u.text_req;
         b[1] = (uint8_t)((pdu->final ? 0x80 : 0) | (x->cont ? 0x40 : 0));
-        s_put32 (b + 20, x->ttt);
-        s_put32 (b + 24, x->cmdsn);
-        s_put32 (b + 28, x->exp_statsn);
+        be_put32 (b + 20, x->ttt);
+        be_put32 (b + 24, x->cmdsn);
+        be_put32 (b + 28, x->exp_statsn);
         break;
     }
     case PDU_OP_DATA_OUT: { /* §11.7 */
         const pdu_data_out_t *x = &pdu->u.data_out;
         b[1] = pdu->final ? 0x80 : 0;
-        s_put32 (b + 20, x->ttt);
-        s_put32 (b + 28, x->exp_statsn);
-        s_put32 (b + 36, x->datasn);
-        s_put32 (b + 40, x->buffer_offset);
+        be_put32 (b + 20, x->ttt);
+        be_put32 (b + 28, x->exp_statsn);
+        be_put32 (b + 36, x->datasn);
+        be_put32 (b + 40, x->buffer_offset);
         break;
     }
     case PDU_OP_LOGOUT_REQ: { /* §11.14 */
@@ -292,9 +236,9 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
         if (x->reason_code > 0x7f)
             return UIS_ERR_OUT_OF_RANGE;
         b[1] = (uint8_t)(0x80 | x->reason_code);
-        s_put16 (b + 20, x->cid);
-        s_put32 (b + 24, x->cmdsn);
-        s_put32 (b + 28, x->exp_statsn);
+        be_put16 (b + 20, x->cid);
+        be_put32 (b + 24, x->cmdsn);
+        be_put32 (b + 28, x->exp_statsn);
         break;
     }
     case PDU_OP_SNACK: { /* §11.16 */
@@ -302,19 +246,19 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
         if (x->type > 0x0f)
             return UIS_ERR_OUT_OF_RANGE;
         b[1] = (uint8_t)(0x80 | x->type);
-        s_put32 (b + 20, x->ttt);
-        s_put32 (b + 28, x->exp_statsn);
-        s_put32 (b + 40, x->begrun);
-        s_put32 (b + 44, x->runlength);
+        be_put32 (b + 20, x->ttt);
+        be_put32 (b + 28, x->exp_statsn);
+        be_put32 (b + 40, x->begrun);
+        be_put32 (b + 44, x->runlength);
         break;
     }
     case PDU_OP_NOP_IN: { /* §11.19 */
         const pdu_nop_in_t *x = &pdu->u.nop_in;
         b[1] = 0x80;
-        s_put32 (b + 20, x->ttt);
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
+        be_put32 (b + 20, x->ttt);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
         break;
     }
     case PDU_OP_SCSI_RSP: { /* §11.4 */
@@ -324,22 +268,22 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
                          | (x->underflow ? 0x02 : 0));
         b[2] = x->response;
         b[3] = x->status;
-        s_put32 (b + 20, x->snack_tag);
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
-        s_put32 (b + 36, x->exp_datasn);
-        s_put32 (b + 40, x->bidi_read_residual_count);
-        s_put32 (b + 44, x->residual_count);
+        be_put32 (b + 20, x->snack_tag);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
+        be_put32 (b + 36, x->exp_datasn);
+        be_put32 (b + 40, x->bidi_read_residual_count);
+        be_put32 (b + 44, x->residual_count);
         break;
     }
     case PDU_OP_TMF_RSP: { /* §11.6 */
         const pdu_tmf_rsp_t *x = &pdu->u.tmf_rsp;
         b[1] = 0x80;
         b[2] = x->response;
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
         break;
     }
     case PDU_OP_LOGIN_RSP: { /* §11.13 */
@@ -351,10 +295,10 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
         b[2] = x->version_max;
         b[3] = x->version_active;
         memcpy (b + 8, x->isid, PDU_ISID_LEN);
-        s_put16 (b + 14, x->tsih);
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
+        be_put16 (b + 14, x->tsih);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
         b[36] = x->status_class;
         b[37] = x->status_detail;
         break;
@@ -362,10 +306,10 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
     case PDU_OP_TEXT_RSP: { /* §11.11 */
         const pdu_text_rsp_t *x = &pdu->u.text_rsp;
         b[1] = (uint8_t)((pdu->final ? 0x80 : 0) | (x->cont ? 0x40 : 0));
-        s_put32 (b + 20, x->ttt);
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
+        be_put32 (b + 20, x->ttt);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
         break;
     }
     case PDU_OP_DATA_IN: { /* §11.7 */
@@ -374,59 +318,59 @@ s_encode_body (const pdu_t *pdu, uint8_t *b)
                          | (x->overflow ? 0x04 : 0) | (x->underflow ? 0x02 : 0)
                          | (x->status_present ? 0x01 : 0));
         b[3] = x->status;
-        s_put32 (b + 20, x->ttt);
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
-        s_put32 (b + 36, x->datasn);
-        s_put32 (b + 40, x->buffer_offset);
-        s_put32 (b + 44, x->residual_count);
+        be_put32 (b + 20, x->ttt);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
+        be_put32 (b + 36, x->datasn);
+        be_put32 (b + 40, x->buffer_offset);
+        be_put32 (b + 44, x->residual_count);
         break;
     }
     case PDU_OP_LOGOUT_RSP: { /* §11.15 */
         const pdu_logout_rsp_t *x = &pdu->u.logout_rsp;
         b[1] = 0x80;
         b[2] = x->response;
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
-        s_put16 (b + 40, x->time2wait);
-        s_put16 (b + 42, x->time2retain);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
+        be_put16 (b + 40, x->time2wait);
+        be_put16 (b + 42, x->time2retain);
         break;
     }
     case PDU_OP_R2T: { /* §11.8 */
         const pdu_r2t_t *x = &pdu->u.r2t;
         b[1] = 0x80;
-        s_put32 (b + 20, x->ttt);
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
-        s_put32 (b + 36, x->r2tsn);
-        s_put32 (b + 40, x->buffer_offset);
-        s_put32 (b + 44, x->desired_data_transfer_length);
+        be_put32 (b + 20, x->ttt);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
+        be_put32 (b + 36, x->r2tsn);
+        be_put32 (b + 40, x->buffer_offset);
+        be_put32 (b + 44, x->desired_data_transfer_length);
         break;
     }
     case PDU_OP_ASYNC: { /* §11.9 */
         const pdu_async_t *x = &pdu->u.async;
         b[1] = 0x80;
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
         b[36] = x->async_event;
         b[37] = x->async_vcode;
-        s_put16 (b + 38, x->parameter1);
-        s_put16 (b + 40, x->parameter2);
-        s_put16 (b + 42, x->parameter3);
+        be_put16 (b + 38, x->parameter1);
+        be_put16 (b + 40, x->parameter2);
+        be_put16 (b + 42, x->parameter3);
         break;
     }
     case PDU_OP_REJECT: { /* §11.17 */
         const pdu_reject_t *x = &pdu->u.reject;
         b[1] = 0x80;
         b[2] = x->reason;
-        s_put32 (b + 24, x->statsn);
-        s_put32 (b + 28, x->exp_cmdsn);
-        s_put32 (b + 32, x->max_cmdsn);
-        s_put32 (b + 36, x->datasn);
+        be_put32 (b + 24, x->statsn);
+        be_put32 (b + 28, x->exp_cmdsn);
+        be_put32 (b + 32, x->max_cmdsn);
+        be_put32 (b + 36, x->datasn);
         break;
     }
     default:
@@ -451,10 +395,10 @@ pdu_bhs_encode (const pdu_t *pdu, uint8_t bhs[PDU_BHS_LEN])
     if (pdu->immediate && s_has_immediate (pdu->opcode))
         b[0] |= 0x40;
     b[4] = pdu->total_ahs_length;
-    s_put24 (b + 5, pdu->data_segment_length);
+    be_put24 (b + 5, pdu->data_segment_length);
     if (s_has_lun (pdu->opcode))
-        s_put64 (b + 8, pdu->lun);
-    s_put32 (b + 16, pdu->itt);
+        be_put64 (b + 8, pdu->lun);
+    be_put32 (b + 16, pdu->itt);
     int rc = s_encode_body (pdu, b);
     if (rc)
         return rc;
@@ -472,9 +416,9 @@ s_decode_body (const uint8_t *b, pdu_t *pdu)
     switch (pdu->opcode) {
     case PDU_OP_NOP_OUT: {
         pdu_nop_out_t *x = &pdu->u.nop_out;
-        x->ttt = s_get32 (b + 20);
-        x->cmdsn = s_get32 (b + 24);
-        x->exp_statsn = s_get32 (b + 28);
+        x->ttt = be_get32 (b + 20);
+        x->cmdsn = be_get32 (b + 24);
+        x->exp_statsn = be_get32 (b + 28);
         break;
     }
     case PDU_OP_SCSI_CMD: {
@@ -482,20 +426,20 @@ s_decode_body (const uint8_t *b, pdu_t *pdu)
         x->read = (f & 0x40) != 0;
         x->write = (f & 0x20) != 0;
         x->attr = f & 0x07;
-        x->expected_data_transfer_length = s_get32 (b + 20);
-        x->cmdsn = s_get32 (b + 24);
-        x->exp_statsn = s_get32 (b + 28);
+        x->expected_data_transfer_length = be_get32 (b + 20);
+        x->cmdsn = be_get32 (b + 24);
+        x->exp_statsn = be_get32 (b + 28);
         memcpy (x->cdb, b + 32, PDU_CDB_BHS_LEN);
         break;
     }
     case PDU_OP_TMF_REQ: {
         pdu_tmf_req_t *x = &pdu->u.tmf_req;
         x->function = f & 0x7f;
-        x->referenced_task_tag = s_get32 (b + 20);
-        x->cmdsn = s_get32 (b + 24);
-        x->exp_statsn = s_get32 (b + 28);
-        x->ref_cmdsn = s_get32 (b + 32);
-        x->exp_datasn = s_get32 (b + 36);
+        x->referenced_task_tag = be_get32 (b + 20);
+        x->cmdsn = be_get32 (b + 24);
+        x->exp_statsn = be_get32 (b + 28);
+        x->ref_cmdsn = be_get32 (b + 32);
+        x->exp_datasn = be_get32 (b + 36);
         break;
     }
     case PDU_OP_LOGIN_REQ: {
@@ -507,51 +451,51 @@ s_decode_body (const uint8_t *b, pdu_t *pdu)
         x->version_max = b[2];
         x->version_min = b[3];
         memcpy (x->isid, b + 8, PDU_ISID_LEN);
-        x->tsih = s_get16 (b + 14);
-        x->cid = s_get16 (b + 20);
-        x->cmdsn = s_get32 (b + 24);
-        x->exp_statsn = s_get32 (b + 28);
+        x->tsih = be_get16 (b + 14);
+        x->cid = be_get16 (b + 20);
+        x->cmdsn = be_get32 (b + 24);
+        x->exp_statsn = be_get32 (b + 28);
         break;
     }
     case PDU_OP_TEXT_REQ: {
         pdu_text_req_t *x = &pdu->u.text_req;
         x->cont = (f & 0x40) != 0;
-        x->ttt = s_get32 (b + 20);
-        x->cmdsn = s_get32 (b + 24);
-        x->exp_statsn = s_get32 (b + 28);
+        x->ttt = be_get32 (b + 20);
+        x->cmdsn = be_get32 (b + 24);
+        x->exp_statsn = be_get32 (b + 28);
         break;
     }
     case PDU_OP_DATA_OUT: {
         pdu_data_out_t *x = &pdu->u.data_out;
-        x->ttt = s_get32 (b + 20);
-        x->exp_statsn = s_get32 (b + 28);
-        x->datasn = s_get32 (b + 36);
-        x->buffer_offset = s_get32 (b + 40);
+        x->ttt = be_get32 (b + 20);
+        x->exp_statsn = be_get32 (b + 28);
+        x->datasn = be_get32 (b + 36);
+        x->buffer_offset = be_get32 (b + 40);
         break;
     }
     case PDU_OP_LOGOUT_REQ: {
         pdu_logout_req_t *x = &pdu->u.logout_req;
         x->reason_code = f & 0x7f;
-        x->cid = s_get16 (b + 20);
-        x->cmdsn = s_get32 (b + 24);
-        x->exp_statsn = s_get32 (b + 28);
+        x->cid = be_get16 (b + 20);
+        x->cmdsn = be_get32 (b + 24);
+        x->exp_statsn = be_get32 (b + 28);
         break;
     }
     case PDU_OP_SNACK: {
         pdu_snack_t *x = &pdu->u.snack;
         x->type = f & 0x0f;
-        x->ttt = s_get32 (b + 20);
-        x->exp_statsn = s_get32 (b + 28);
-        x->begrun = s_get32 (b + 40);
-        x->runlength = s_get32 (b + 44);
+        x->ttt = be_get32 (b + 20);
+        x->exp_statsn = be_get32 (b + 28);
+        x->begrun = be_get32 (b + 40);
+        x->runlength = be_get32 (b + 44);
         break;
     }
     case PDU_OP_NOP_IN: {
         pdu_nop_in_t *x = &pdu->u.nop_in;
-        x->ttt = s_get32 (b + 20);
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
+        x->ttt = be_get32 (b + 20);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
         break;
     }
     case PDU_OP_SCSI_RSP: {
@@ -562,21 +506,21 @@ s_decode_body (const uint8_t *b, pdu_t *pdu)
         x->underflow = (f & 0x02) != 0;
         x->response = b[2];
         x->status = b[3];
-        x->snack_tag = s_get32 (b + 20);
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
-        x->exp_datasn = s_get32 (b + 36);
-        x->bidi_read_residual_count = s_get32 (b + 40);
-        x->residual_count = s_get32 (b + 44);
+        x->snack_tag = be_get32 (b + 20);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
+        x->exp_datasn = be_get32 (b + 36);
+        x->bidi_read_residual_count = be_get32 (b + 40);
+        x->residual_count = be_get32 (b + 44);
         break;
     }
     case PDU_OP_TMF_RSP: {
         pdu_tmf_rsp_t *x = &pdu->u.tmf_rsp;
         x->response = b[2];
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
         break;
     }
     case PDU_OP_LOGIN_RSP: {
@@ -588,10 +532,10 @@ s_decode_body (const uint8_t *b, pdu_t *pdu)
         x->version_max = b[2];
         x->version_active = b[3];
         memcpy (x->isid, b + 8, PDU_ISID_LEN);
-        x->tsih = s_get16 (b + 14);
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
+        x->tsih = be_get16 (b + 14);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
         x->status_class = b[36];
         x->status_detail = b[37];
         break;
@@ -599,10 +543,10 @@ s_decode_body (const uint8_t *b, pdu_t *pdu)
     case PDU_OP_TEXT_RSP: {
         pdu_text_rsp_t *x = &pdu->u.text_rsp;
         x->cont = (f & 0x40) != 0;
-        x->ttt = s_get32 (b + 20);
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
+        x->ttt = be_get32 (b + 20);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
         break;
     }
     case PDU_OP_DATA_IN: {
@@ -612,55 +556,55 @@ s_decode_body (const uint8_t *b, pdu_t *pdu)
         x->underflow = (f & 0x02) != 0;
         x->status_present = (f & 0x01) != 0;
         x->status = b[3];
-        x->ttt = s_get32 (b + 20);
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
-        x->datasn = s_get32 (b + 36);
-        x->buffer_offset = s_get32 (b + 40);
-        x->residual_count = s_get32 (b + 44);
+        x->ttt = be_get32 (b + 20);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
+        x->datasn = be_get32 (b + 36);
+        x->buffer_offset = be_get32 (b + 40);
+        x->residual_count = be_get32 (b + 44);
         break;
     }
     case PDU_OP_LOGOUT_RSP: {
         pdu_logout_rsp_t *x = &pdu->u.logout_rsp;
         x->response = b[2];
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
-        x->time2wait = s_get16 (b + 40);
-        x->time2retain = s_get16 (b + 42);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
+        x->time2wait = be_get16 (b + 40);
+        x->time2retain = be_get16 (b + 42);
         break;
     }
     case PDU_OP_R2T: {
         pdu_r2t_t *x = &pdu->u.r2t;
-        x->ttt = s_get32 (b + 20);
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
-        x->r2tsn = s_get32 (b + 36);
-        x->buffer_offset = s_get32 (b + 40);
-        x->desired_data_transfer_length = s_get32 (b + 44);
+        x->ttt = be_get32 (b + 20);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
+        x->r2tsn = be_get32 (b + 36);
+        x->buffer_offset = be_get32 (b + 40);
+        x->desired_data_transfer_length = be_get32 (b + 44);
         break;
     }
     case PDU_OP_ASYNC: {
         pdu_async_t *x = &pdu->u.async;
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
         x->async_event = b[36];
         x->async_vcode = b[37];
-        x->parameter1 = s_get16 (b + 38);
-        x->parameter2 = s_get16 (b + 40);
-        x->parameter3 = s_get16 (b + 42);
+        x->parameter1 = be_get16 (b + 38);
+        x->parameter2 = be_get16 (b + 40);
+        x->parameter3 = be_get16 (b + 42);
         break;
     }
     case PDU_OP_REJECT: {
         pdu_reject_t *x = &pdu->u.reject;
         x->reason = b[2];
-        x->statsn = s_get32 (b + 24);
-        x->exp_cmdsn = s_get32 (b + 28);
-        x->max_cmdsn = s_get32 (b + 32);
-        x->datasn = s_get32 (b + 36);
+        x->statsn = be_get32 (b + 24);
+        x->exp_cmdsn = be_get32 (b + 28);
+        x->max_cmdsn = be_get32 (b + 32);
+        x->datasn = be_get32 (b + 36);
         break;
     }
     default:
@@ -690,10 +634,10 @@ pdu_bhs_decode (const uint8_t bhs[PDU_BHS_LEN], pdu_t *pdu)
     else
         pdu->final = true; /* always 1 for the other opcodes */
     pdu->total_ahs_length = bhs[4];
-    pdu->data_segment_length = s_get24 (bhs + 5);
+    pdu->data_segment_length = be_get24 (bhs + 5);
     if (s_has_lun (opcode))
-        pdu->lun = s_get64 (bhs + 8);
-    pdu->itt = s_get32 (bhs + 16);
+        pdu->lun = be_get64 (bhs + 8);
+    pdu->itt = be_get32 (bhs + 16);
     s_decode_body (bhs, pdu);
     return 0;
 }
@@ -721,7 +665,7 @@ pdu_ahs_parse (const uint8_t *buf, size_t len, pdu_ahs_t *ahs)
     size_t pos = 0;
     while (pos < len) {
         /* len - pos >= 4 here because both are multiples of 4. */
-        size_t ahs_length = s_get16 (buf + pos);
+        size_t ahs_length = be_get16 (buf + pos);
         uint8_t type = buf[pos + 2];
         size_t wire = s_ahs_wire_len (ahs_length);
         if (wire > len - pos)
@@ -740,7 +684,7 @@ pdu_ahs_parse (const uint8_t *buf, size_t len, pdu_ahs_t *ahs)
             if (ahs->has_bidi_read_len || ahs_length != 5)
                 return UIS_ERR_PDU_AHS;
             ahs->has_bidi_read_len = true;
-            ahs->bidi_read_len = s_get32 (body);
+            ahs->bidi_read_len = be_get32 (body);
         }
         else
             return UIS_ERR_PDU_AHS;
@@ -782,15 +726,15 @@ pdu_ahs_encode (const pdu_ahs_t *ahs, uint8_t *out, size_t cap, size_t *out_len)
     memset (out, 0, need);
     size_t pos = 0;
     if (ahs->ext_cdb_len) {
-        s_put16 (out, (uint16_t)(ahs->ext_cdb_len + 1));
+        be_put16 (out, (uint16_t)(ahs->ext_cdb_len + 1));
         out[2] = PDU_AHS_EXT_CDB;
         memcpy (out + 4, ahs->ext_cdb, ahs->ext_cdb_len);
         pos += s_ahs_wire_len ((size_t)ahs->ext_cdb_len + 1);
     }
     if (ahs->has_bidi_read_len) {
-        s_put16 (out + pos, 5);
+        be_put16 (out + pos, 5);
         out[pos + 2] = PDU_AHS_BIDI_READ_LEN;
-        s_put32 (out + pos + 4, ahs->bidi_read_len);
+        be_put32 (out + pos + 4, ahs->bidi_read_len);
         pos += 8;
     }
     *out_len = pos;

@@ -5,31 +5,8 @@
 #include <assert.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "errors.h"
-
-/* Big-endian stores. */
-static void
-s_put16 (uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void
-s_put32 (uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void
-s_put64 (uint8_t *p, uint64_t v)
-{
-    s_put32 (p, (uint32_t)(v >> 32));
-    s_put32 (p + 4, (uint32_t)v);
-}
 
 /* Checks cap and zeroes len bytes of cdb; returns 0 or an error. */
 static int
@@ -70,8 +47,8 @@ s_lba10 (uint8_t *cdb, size_t cap, uint8_t opcode, uint8_t byte1, uint64_t lba,
     if (rc)
         return rc;
     cdb[1] = byte1;
-    s_put32 (cdb + 2, (uint32_t)lba);
-    s_put16 (cdb + 7, blocks);
+    be_put32 (cdb + 2, (uint32_t)lba);
+    be_put16 (cdb + 7, blocks);
     return 10;
 }
 
@@ -86,8 +63,8 @@ s_lba16 (uint8_t *cdb, size_t cap, uint8_t opcode, uint8_t byte1, uint64_t lba,
     if (rc)
         return rc;
     cdb[1] = byte1;
-    s_put64 (cdb + 2, lba);
-    s_put32 (cdb + 10, blocks);
+    be_put64 (cdb + 2, lba);
+    be_put32 (cdb + 10, blocks);
     return 16;
 }
 
@@ -216,7 +193,7 @@ scsi_cdb_unmap (uint8_t *cdb, size_t cap, uint32_t param_len)
     int rc = s_begin (cdb, cap, 10, SCSI_OP_UNMAP);
     if (rc)
         return rc;
-    s_put16 (cdb + 7, param_len);
+    be_put16 (cdb + 7, param_len);
     return 10;
 }
 
@@ -244,12 +221,12 @@ scsi_cdb_unmap_params (uint8_t *buf, size_t cap, const scsi_unmap_range_t *range
         return UIS_ERR_BUFFER_TOO_SMALL;
     /* SBC-3: UNMAP DATA LENGTH (n - 1), BLOCK DESCRIPTOR DATA LENGTH. */
     memset (buf, 0, len);
-    s_put16 (buf, (uint32_t)(len - 2));
-    s_put16 (buf + 2, (uint32_t)(16 * count));
+    be_put16 (buf, (uint32_t)(len - 2));
+    be_put16 (buf + 2, (uint32_t)(16 * count));
     for (size_t i = 0; i < count; i++) {
         uint8_t *d = buf + 8 + 16 * i;
-        s_put64 (d, ranges[i].lba);
-        s_put32 (d + 8, ranges[i].blocks);
+        be_put64 (d, ranges[i].lba);
+        be_put32 (d + 8, ranges[i].blocks);
     }
     return (int)len;
 }
@@ -264,7 +241,7 @@ scsi_cdb_compare_and_write (uint8_t *cdb, size_t cap, uint64_t lba, uint32_t blo
     if (rc)
         return rc;
     cdb[1] = fua ? S_FUA : 0;
-    s_put64 (cdb + 2, lba);
+    be_put64 (cdb + 2, lba);
     cdb[13] = (uint8_t)blocks;
     return 16;
 }
@@ -304,7 +281,7 @@ scsi_cdb_mode_sense10 (uint8_t *cdb, size_t cap, unsigned page, unsigned subpage
     cdb[1] = dbd ? 0x08 : 0;
     cdb[2] = (uint8_t)(pc << 6 | page);
     cdb[3] = (uint8_t)subpage;
-    s_put16 (cdb + 7, alloc_len);
+    be_put16 (cdb + 7, alloc_len);
     return 10;
 }
 
@@ -337,7 +314,7 @@ scsi_cdb_mode_select10 (uint8_t *cdb, size_t cap, bool pf, bool sp, uint32_t par
     if (rc)
         return rc;
     cdb[1] = s_mode_select_flags (pf, sp);
-    s_put16 (cdb + 7, param_len);
+    be_put16 (cdb + 7, param_len);
     return 10;
 }
 
@@ -350,7 +327,7 @@ scsi_cdb_pr_in (uint8_t *cdb, size_t cap, unsigned service_action, uint32_t allo
     if (rc)
         return rc;
     cdb[1] = (uint8_t)service_action;
-    s_put16 (cdb + 7, alloc_len);
+    be_put16 (cdb + 7, alloc_len);
     return 10;
 }
 
@@ -366,7 +343,7 @@ scsi_cdb_pr_out (uint8_t *cdb, size_t cap, unsigned service_action, unsigned sco
         return rc;
     cdb[1] = (uint8_t)service_action;
     cdb[2] = (uint8_t)scope_type;
-    s_put32 (cdb + 5, SCSI_PR_OUT_PARAM_LEN);
+    be_put32 (cdb + 5, SCSI_PR_OUT_PARAM_LEN);
     return 10;
 }
 
@@ -380,8 +357,8 @@ scsi_cdb_pr_out_params (uint8_t *buf, size_t cap, uint64_t key, uint64_t sa_key,
     if (cap < SCSI_PR_OUT_PARAM_LEN)
         return UIS_ERR_BUFFER_TOO_SMALL;
     memset (buf, 0, SCSI_PR_OUT_PARAM_LEN);
-    s_put64 (buf, key);
-    s_put64 (buf + 8, sa_key);
+    be_put64 (buf, key);
+    be_put64 (buf + 8, sa_key);
     buf[20] = (uint8_t)flags;
     return SCSI_PR_OUT_PARAM_LEN;
 }
@@ -418,7 +395,7 @@ scsi_cdb_inquiry (uint8_t *cdb, size_t cap, bool evpd, unsigned page, uint32_t a
         return rc;
     cdb[1] = evpd ? 0x01 : 0;
     cdb[2] = (uint8_t)page;
-    s_put16 (cdb + 3, alloc_len);
+    be_put16 (cdb + 3, alloc_len);
     return 6;
 }
 
@@ -436,7 +413,7 @@ scsi_cdb_read_capacity16 (uint8_t *cdb, size_t cap, uint32_t alloc_len)
     if (rc)
         return rc;
     cdb[1] = SCSI_SA_READ_CAPACITY_16;
-    s_put32 (cdb + 10, alloc_len);
+    be_put32 (cdb + 10, alloc_len);
     return 16;
 }
 
@@ -450,7 +427,7 @@ scsi_cdb_report_luns (uint8_t *cdb, size_t cap, unsigned select_report,
     if (rc)
         return rc;
     cdb[2] = (uint8_t)select_report;
-    s_put32 (cdb + 6, alloc_len);
+    be_put32 (cdb + 6, alloc_len);
     return 12;
 }
 

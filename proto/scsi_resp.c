@@ -7,27 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "errors.h"
 #include "lun.h"
-
-/* Big-endian loads. */
-static uint16_t
-s_get16 (const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-s_get32 (const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-s_get64 (const uint8_t *p)
-{
-    return (uint64_t)s_get32 (p) << 32 | s_get32 (p + 4);
-}
 
 static size_t
 s_min (size_t a, size_t b)
@@ -121,7 +103,7 @@ scsi_resp_vpd_header (const uint8_t *buf, size_t len, int expect_page,
     out->peripheral_qualifier = buf[0] >> 5;
     out->device_type = buf[0] & 0x1f;
     out->page_code = buf[1];
-    out->page_length = s_get16 (buf + 2);
+    out->page_length = be_get16 (buf + 2);
     out->end = s_min (len, 4 + (size_t)out->page_length);
     if (expect_page >= 0 && out->page_code != expect_page)
         return UIS_ERR_SCSI_RESPONSE;
@@ -220,25 +202,25 @@ scsi_resp_vpd_block_limits (const uint8_t *buf, size_t len, scsi_vpd_block_limit
         out->has_basic = true;
         out->wsnz = (buf[4] & 0x01) != 0;
         out->max_compare_write_len = buf[5];
-        out->opt_transfer_len_granularity = s_get16 (buf + 6);
-        out->max_transfer_len = s_get32 (buf + 8);
-        out->opt_transfer_len = s_get32 (buf + 12);
+        out->opt_transfer_len_granularity = be_get16 (buf + 6);
+        out->max_transfer_len = be_get32 (buf + 8);
+        out->opt_transfer_len = be_get32 (buf + 12);
     }
     if (end >= 20) {
         out->has_prefetch = true;
-        out->max_prefetch_len = s_get32 (buf + 16);
+        out->max_prefetch_len = be_get32 (buf + 16);
     }
     if (end >= 36) {
         out->has_unmap = true;
-        out->max_unmap_lba_count = s_get32 (buf + 20);
-        out->max_unmap_descriptor_count = s_get32 (buf + 24);
-        out->opt_unmap_granularity = s_get32 (buf + 28);
+        out->max_unmap_lba_count = be_get32 (buf + 20);
+        out->max_unmap_descriptor_count = be_get32 (buf + 24);
+        out->opt_unmap_granularity = be_get32 (buf + 28);
         out->ugavalid = (buf[32] & 0x80) != 0;
-        out->unmap_granularity_alignment = s_get32 (buf + 32) & 0x7fffffffu;
+        out->unmap_granularity_alignment = be_get32 (buf + 32) & 0x7fffffffu;
     }
     if (end >= 44) {
         out->has_write_same = true;
-        out->max_write_same_len = s_get64 (buf + 36);
+        out->max_write_same_len = be_get64 (buf + 36);
     }
     return 0;
 }
@@ -366,10 +348,10 @@ scsi_resp_capacity10 (const uint8_t *buf, size_t len, scsi_capacity_t *out)
     memset (out, 0, sizeof *out);
     if (!buf || len < 8)
         return UIS_ERR_TRUNCATED;
-    uint32_t last = s_get32 (buf);
+    uint32_t last = be_get32 (buf);
     out->need_rc16 = last == 0xffffffffu;
     out->blocks = (uint64_t)last + 1;
-    out->block_size = s_get32 (buf + 4);
+    out->block_size = be_get32 (buf + 4);
     /* At most 2^32 * (2^32 - 1): no overflow. */
     out->bytes = out->blocks * out->block_size;
     return 0;
@@ -382,8 +364,8 @@ scsi_resp_capacity16 (const uint8_t *buf, size_t len, scsi_capacity_t *out)
     memset (out, 0, sizeof *out);
     if (!buf || len < 12)
         return UIS_ERR_TRUNCATED;
-    uint64_t last = s_get64 (buf);
-    uint32_t block_size = s_get32 (buf + 8);
+    uint64_t last = be_get64 (buf);
+    uint32_t block_size = be_get32 (buf + 8);
     if (last == UINT64_MAX)
         return UIS_ERR_SCSI_RESPONSE;
     uint64_t blocks = last + 1;
@@ -419,7 +401,7 @@ scsi_resp_report_luns (const uint8_t *buf, size_t len, scsi_report_luns_t *out,
     memset (out, 0, sizeof *out);
     if (!buf || len < 8)
         return UIS_ERR_TRUNCATED;
-    out->list_length = s_get32 (buf);
+    out->list_length = be_get32 (buf);
     out->total = out->list_length / 8;
     size_t n = s_min (s_min (out->total, (len - 8) / 8), max);
     for (size_t i = 0; i < n; i++) {
@@ -445,11 +427,11 @@ scsi_resp_mode_header (const uint8_t *buf, size_t len, bool ten, scsi_mode_heade
     out->ten = ten;
     if (ten) {
         /* MODE DATA LENGTH counts the bytes after itself (2 bytes). */
-        out->mode_data_length = s_get16 (buf);
+        out->mode_data_length = be_get16 (buf);
         out->medium_type = buf[2];
         out->device_specific = buf[3];
         out->longlba = (buf[4] & 0x01) != 0;
-        out->block_descriptor_length = s_get16 (buf + 6);
+        out->block_descriptor_length = be_get16 (buf + 6);
         out->end = s_min (len, (size_t)out->mode_data_length + 2);
     }
     else {
@@ -471,13 +453,13 @@ scsi_resp_mode_header (const uint8_t *buf, size_t len, bool ten, scsi_mode_heade
     if (out->longlba) {
         if (out->block_descriptor_length >= 16 && hlen + 16 <= out->end) {
             out->has_block_descriptor = true;
-            out->bd_blocks = s_get64 (bd);
-            out->bd_block_length = s_get32 (bd + 12);
+            out->bd_blocks = be_get64 (bd);
+            out->bd_block_length = be_get32 (bd + 12);
         }
     }
     else if (out->block_descriptor_length >= 8 && hlen + 8 <= out->end) {
         out->has_block_descriptor = true;
-        out->bd_blocks = s_get32 (bd);
+        out->bd_blocks = be_get32 (bd);
         out->bd_block_length = (uint32_t)bd[5] << 16 | (uint32_t)bd[6] << 8 | bd[7];
     }
     return 0;
@@ -507,7 +489,7 @@ scsi_resp_mode_page_next (const uint8_t *buf, size_t len, const scsi_mode_header
             return UIS_ERR_TRUNCATED;
         }
         page->subpage_code = buf[p + 1];
-        page->page_length = s_get16 (buf + p + 2);
+        page->page_length = be_get16 (buf + p + 2);
         page->header_len = 4;
     }
     else {
@@ -531,12 +513,12 @@ scsi_resp_pr_keys (const uint8_t *buf, size_t len, scsi_pr_keys_t *out, uint64_t
     memset (out, 0, sizeof *out);
     if (!buf || len < 8)
         return UIS_ERR_TRUNCATED;
-    out->generation = s_get32 (buf);
-    out->additional_length = s_get32 (buf + 4);
+    out->generation = be_get32 (buf);
+    out->additional_length = be_get32 (buf + 4);
     out->total = out->additional_length / 8;
     size_t n = s_min (s_min (out->total, (len - 8) / 8), max);
     for (size_t i = 0; i < n; i++)
-        keys[i] = s_get64 (buf + 8 + 8 * i);
+        keys[i] = be_get64 (buf + 8 + 8 * i);
     out->count = n;
     out->truncated = n < out->total;
     return 0;
@@ -549,14 +531,14 @@ scsi_resp_pr_reservation (const uint8_t *buf, size_t len, scsi_pr_reservation_t 
     memset (out, 0, sizeof *out);
     if (!buf || len < 8)
         return UIS_ERR_TRUNCATED;
-    out->generation = s_get32 (buf);
-    out->additional_length = s_get32 (buf + 4);
+    out->generation = be_get32 (buf);
+    out->additional_length = be_get32 (buf + 4);
     if (out->additional_length < 16)
         return 0; /* no reservation held */
     if (len < 24)
         return UIS_ERR_TRUNCATED;
     out->reserved = true;
-    out->key = s_get64 (buf + 8);
+    out->key = be_get64 (buf + 8);
     out->scope = buf[21] >> 4;
     out->type = buf[21] & 0x0f;
     return 0;

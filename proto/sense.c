@@ -8,26 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "errors.h"
-
-/* Big-endian loads. */
-static uint16_t
-s_get16 (const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-s_get32 (const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-s_get64 (const uint8_t *p)
-{
-    return (uint64_t)s_get32 (p) << 32 | s_get32 (p + 4);
-}
 
 /* Bytes of sense data that count: what both the buffer and the ADDITIONAL
  * SENSE LENGTH (byte 7, bytes after byte 7) cover. */
@@ -54,11 +36,11 @@ s_parse_fixed (const uint8_t *buf, size_t len, sense_t *s)
     s->sdat_ovfl = (buf[2] & 0x10) != 0;
     if (n >= 7 && (buf[0] & 0x80)) {
         s->info_valid = true;
-        s->information = s_get32 (buf + 3);
+        s->information = be_get32 (buf + 3);
     }
     if (n >= 12) {
         s->cmd_info_valid = true;
-        s->cmd_info = s_get32 (buf + 8);
+        s->cmd_info = be_get32 (buf + 8);
     }
     if (n >= 13) {
         s->asc_valid = true;
@@ -103,13 +85,13 @@ s_parse_descriptor (const uint8_t *buf, size_t len, sense_t *s)
         case 0x00: /* information */
             if (dlen >= 12 && (d[2] & 0x80) && !s->info_valid) {
                 s->info_valid = true;
-                s->information = s_get64 (d + 4);
+                s->information = be_get64 (d + 4);
             }
             break;
         case 0x01: /* command-specific information */
             if (dlen >= 12 && !s->cmd_info_valid) {
                 s->cmd_info_valid = true;
-                s->cmd_info = s_get64 (d + 4);
+                s->cmd_info = be_get64 (d + 4);
             }
             break;
         case 0x02: /* sense key specific */
@@ -154,11 +136,11 @@ s_decode_sks (sense_t *s)
         s->field_in_cdb = (s->sks[0] & 0x40) != 0;
         s->bit_pointer_valid = (s->sks[0] & 0x08) != 0;
         s->bit_pointer = s->sks[0] & 0x07;
-        s->field_pointer = s_get16 (s->sks + 1);
+        s->field_pointer = be_get16 (s->sks + 1);
     }
     else if (s->sense_key == SENSE_KEY_NOT_READY || s->sense_key == SENSE_KEY_NO_SENSE) {
         s->progress_valid = true;
-        s->progress = s_get16 (s->sks + 1);
+        s->progress = be_get16 (s->sks + 1);
     }
 }
 
@@ -207,7 +189,7 @@ sense_from_iscsi_segment (const uint8_t *seg, size_t seg_len, const uint8_t **se
     /* RFC 7143 §11.4.7.1: SenseLength is the first 2 bytes. */
     if (!seg || seg_len < 2)
         return UIS_ERR_TRUNCATED;
-    size_t declared = s_get16 (seg);
+    size_t declared = be_get16 (seg);
     if (declared == 0)
         return 0;
     if (declared > seg_len - 2)

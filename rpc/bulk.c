@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/ascii.h"
 #include "proto/errors.h"
 #include "rpc/errors.h"
 
@@ -12,36 +13,6 @@
 
 static const char s_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Value of a base64 alphabet character, or -1. */
-static int
-s_b64_value (unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Value of a hex digit, or -1. */
-static int
-s_hex_value (unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int
 rpc_attachment_index (const json_t *value, size_t *k_p)
@@ -207,7 +178,7 @@ s_base64_run (const char *text, size_t len, uint8_t *out, size_t *n_p)
         int v[4];
         for (int j = 0; j < 4; j++) {
             bool is_pad = last && j >= 4 - (int)pad;
-            v[j] = is_pad ? 0 : s_b64_value ((unsigned char)text[i + (size_t)j]);
+            v[j] = is_pad ? 0 : b64_digit_value ((unsigned char)text[i + (size_t)j]);
             if (v[j] < 0)
                 return UIS_ERR_MALFORMED;
         }
@@ -288,13 +259,13 @@ rpc_hex_decode (const char *text, size_t len, uint8_t *out, size_t out_size, siz
     if (len % 2 != 0)
         return UIS_ERR_MALFORMED;
     for (size_t i = 0; i < len; i++)
-        if (s_hex_value ((unsigned char)text[i]) < 0)
+        if (hex_digit_value ((unsigned char)text[i]) < 0)
             return UIS_ERR_MALFORMED;
     if (len / 2 > out_size)
         return UIS_ERR_BUFFER_TOO_SMALL;
     for (size_t i = 0; i < len; i += 2)
-        out[i / 2] = (uint8_t)(s_hex_value ((unsigned char)text[i]) << 4
-                               | s_hex_value ((unsigned char)text[i + 1]));
+        out[i / 2] = (uint8_t)(hex_digit_value ((unsigned char)text[i]) << 4
+                               | hex_digit_value ((unsigned char)text[i + 1]));
     *n_p = len / 2;
     return 0;
 }
