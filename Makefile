@@ -59,7 +59,7 @@ DAEMON := $(if $(DAEMON_SRC),$(B)/uiscsid)
 
 .PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
         check-format format clean bootstrap run-unit run-replay asan clang-check \
-        check-conformance run-integration docs
+        check-conformance run-integration docs run-fake-selftest
 
 all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN)
 
@@ -131,6 +131,11 @@ run-integration:
 	@$(MAKE) --no-print-directory BUILD=$(B)/asan SAN=1 OPT=-O1 $(B)/asan/uiscsid
 	@scripts/run-tests.sh py tests/integration/test_daemon_rpc.py $(B)/asan/uiscsid
 
+# The scripted fake target checks itself (its codec, and interop with
+# libiscsi's tools) before any test relies on it.
+run-fake-selftest:
+	@scripts/run-tests.sh py tests/fake/test_fake_target.py
+
 check-purity: $(PROTO_OBJ)
 	@scripts/check-purity.sh $(PROTO_OBJ)
 
@@ -163,6 +168,7 @@ _test: all
 	@$(MAKE) --no-print-directory run-unit run-replay
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory clang-check
+	@$(MAKE) --no-print-directory run-fake-selftest
 	@$(MAKE) --no-print-directory run-integration
 	@scripts/run-tests.sh summary
 
