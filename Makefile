@@ -59,7 +59,7 @@ DAEMON := $(if $(DAEMON_SRC),$(B)/uiscsid)
 
 .PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
         check-format format clean bootstrap run-unit run-replay asan clang-check \
-        check-conformance run-integration docs run-fake-selftest
+        check-conformance run-integration docs run-fake-selftest run-lab-check
 
 all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN)
 
@@ -136,6 +136,10 @@ run-integration:
 run-fake-selftest:
 	@scripts/run-tests.sh py tests/fake/test_fake_target.py
 
+# The real-target lab (tgtd on loopback) proven by libiscsi's tools.
+run-lab-check:
+	@scripts/run-tests.sh sh scripts/lab-check.sh 3261
+
 check-purity: $(PROTO_OBJ)
 	@scripts/check-purity.sh $(PROTO_OBJ)
 
@@ -168,7 +172,7 @@ _test: all
 	@$(MAKE) --no-print-directory run-unit run-replay
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory clang-check
-	@$(MAKE) --no-print-directory run-fake-selftest
+	@$(MAKE) --no-print-directory run-fake-selftest run-lab-check
 	@$(MAKE) --no-print-directory run-integration
 	@scripts/run-tests.sh summary
 

@@ -4,6 +4,7 @@
 #   run-tests.sh replay BIN...   run corpus replayers over tests/fuzz/corpus/NAME
 #   run-tests.sh record NAME PASSED FAILED   add an external suite's counts
 #   run-tests.sh py SCRIPT ARGS...   run a /usr/bin/python3 suite
+#   run-tests.sh sh SCRIPT ARGS...   run an executable suite
 #   run-tests.sh reset | summary
 # Every binary runs under a time bound. The tally file is $TEST_TALLY
 # (default build/test-tally); `summary` prints "N passed, N failed" and exits
@@ -59,13 +60,20 @@ replay)
     done
     exit $rc
     ;;
+sh)
+    # A shell suite that ends with "N passed, N failed" (like py, any binary).
+    ;&
 py)
     # A Python suite that ends with "N passed, N failed": its counts go in
     # the tally; a missing summary line counts as one failure.
     script=$1
     shift
     out=$(mktemp)
-    timeout -k 10 "${PY_TIMEOUT:-900}" /usr/bin/python3 "$script" "$@" 2>&1 | tee "$out"
+    if [ "$mode" = sh ]; then
+        timeout -k 10 "${PY_TIMEOUT:-900}" "$script" "$@" 2>&1 | tee "$out"
+    else
+        timeout -k 10 "${PY_TIMEOUT:-900}" /usr/bin/python3 "$script" "$@" 2>&1 | tee "$out"
+    fi
     st=${PIPESTATUS[0]}
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
     rm -f "$out"
