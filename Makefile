@@ -44,6 +44,8 @@ RPC_OBJ := $(call obj,$(RPC_SRC))
 LIBPROTO := $(B)/libproto.a
 LIBACTORS := $(B)/libactors.a
 LIBRPC := $(B)/librpc.a
+# Actors call into rpc/ and rpc/ into proto/: link the three as one group.
+LIBS_ALL := -Wl,--start-group $(LIBRPC) $(LIBACTORS) $(LIBPROTO) -Wl,--end-group
 
 # Unit tests by area; each area links only the libraries it needs.
 UNIT_PROTO := $(patsubst tests/unit/proto/%.c,$(B)/tests/unit/proto/%,$(wildcard tests/unit/proto/test_*.c))
@@ -80,17 +82,17 @@ $(LIBRPC): $(RPC_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/uiscsid: $(call obj,$(DAEMON_SRC)) $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $(call obj,$(DAEMON_SRC)) $(LIBS_ALL) $(LDLIBS_ALL)
 
 $(B)/tests/unit/proto/%: tests/unit/proto/%.c $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBPROTO) $(LDLIBS_ALL)
-$(B)/tests/unit/actors/%: tests/unit/actors/%.c $(LIBACTORS) $(LIBPROTO)
+$(B)/tests/unit/actors/%: tests/unit/actors/%.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBACTORS) $(LIBPROTO) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS_ALL) $(LDLIBS_ALL)
 $(B)/tests/unit/rpc/%: tests/unit/rpc/%.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBRPC) $(LIBACTORS) $(LIBPROTO) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS_ALL) $(LDLIBS_ALL)
 
 # The API reference docs/api.md is generated from the method table.
 $(B)/gen-api-docs: scripts/gen-api-docs.c $(LIBRPC) $(LIBPROTO)
@@ -103,7 +105,7 @@ docs: $(B)/gen-api-docs
 # Corpus replayer: the fuzz target plus a main() that feeds it files (gcc).
 $(B)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(LIBS_ALL) $(LDLIBS_ALL)
 
 # libFuzzer targets (clang), built from sources with ASan and UBSan.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -I. $(PKG_CFLAGS) \

@@ -394,6 +394,16 @@ static const rpc_method_def_t s_table[] = {
           COMMON),
      "`{\"events\": [...], \"last_seq\"}`",
      0, NULL},
+    /* Additions to API.md (allowed: "you may add"). */
+    {"rpc.echo", "Echoes data back: the round trip of the RPC layer alone.",
+     OBJ ("'data'",
+          "'data': {'type': ['string', 'object'], 'format': 'data', "
+          "'description': 'bytes to echo: base64 or an attachment'}, "
+          "'data_encoding': {'type': 'string', 'enum': ['base64', 'attachment'], "
+          "'default': 'base64', 'description': 'how the result carries bulk data'}, "
+          COMMON),
+     "`{\"data\", \"bytes\"}`",
+     RPC_M_DATA_IN | RPC_M_DATA_OUT, NULL},
 };
 
 /* clang-format on */

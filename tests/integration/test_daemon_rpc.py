@@ -36,7 +36,9 @@ class Daemon:
         self.dir = rundir or tempfile.mkdtemp(prefix="uiscsid-test-")
         self.rpc = "ipc://%s/rpc.sock" % self.dir
         self.events = "ipc://%s/events.sock" % self.dir
-        self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
+        # The log lives beside the runtime dir, which the daemon creates.
+        self.logpath = tempfile.mktemp(prefix="uiscsid-log-", suffix=".txt")
+        self.log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
             [DAEMON, "--foreground", "--runtime-dir", self.dir, "--rpc", self.rpc,
              "--events", self.events, "--log-level", "info", *extra],
@@ -61,7 +63,7 @@ class Daemon:
 
     def logtext(self):
         self.log.flush()
-        with open(os.path.join(self.dir, "daemon.log"), "rb") as f:
+        with open(self.logpath, "rb") as f:
             return f.read()[-2000:].decode(errors="replace")
 
     def stop(self, sig=signal.SIGTERM, bound=10):

@@ -92,6 +92,7 @@ static const struct {
     {"protocol.logout", "{\"session\": \"s1\"}"},
     {"protocol.confirm_exp_stat_sn", "{\"session\": \"s1\"}"},
     {"events.get", "{\"since_seq\": 0}"},
+    {"rpc.echo", "{\"data\": \"AAAA\"}"},
 };
 
 #define S_API_COUNT (sizeof s_api / sizeof s_api[0])

@@ -1,0 +1,979 @@
+/* rpc_front.c: the JSON-RPC front end (ROUTER), its jobs and routing. */
+#include "actors/rpc_front.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "actors/bus.h"
+#include "actors/log.h"
+#include "actors/rt/rt_ctx.h"
+#include "proto/errors.h"
+#include "rpc/bulk.h"
+#include "rpc/errors.h"
+#include "rpc/jsonrpc.h"
+#include "rpc/methods.h"
+
+#define S_DRAIN_MAX 256  /* requests read per round before polling again */
+#define S_BUCKETS   1024 /* client table buckets */
+
+/* A client with messages in flight, keyed by its routing id. */
+typedef struct s_client {
+    struct s_client *next;
+    uint32_t in_flight;
+    size_t len;
+    uint8_t id[];
+} s_client_t;
+
+/* One request message until its reply is sent. */
+typedef struct {
+    rpc_front_t *front;
+    uint32_t slot;
+    s_client_t *client; /* set while registered in flight */
+    zmq_msg_t route;    /* the routing id frame */
+    bool delim;         /* the client sent an empty delimiter */
+    zmq_msg_t *in;      /* frame 0 and the attachments */
+    size_t nin;
+    zmq_msg_t *out; /* attachments of the reply (frame 1..) */
+    size_t nout;
+    size_t outcap;
+    rpc_msg_t *msg;
+} s_job_t;
+
+typedef struct {
+    uint64_t messages;
+    uint64_t requests;
+    uint64_t notifications;
+    uint64_t batches;
+    uint64_t errors;
+    uint64_t limit_exceeded;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+} s_counters_t;
+
+struct rpc_front {
+    void *router;
+    void *metrics;  /* DEALER to the metrics actor, or NULL */
+    void *dispatch; /* DEALER to the dispatch actor, or NULL */
+    rt_reactor_t *reactor;
+    int timer;
+    int drain_timer;
+    const rpc_method_def_t *defs; /* rpc/methods.c's table, not owned */
+    size_t ndefs;
+    rpc_methods_t *methods;
+    json_t *discover;
+    rpc_limits_t rpc_limits;
+    uis_limits_t limits;
+    char *endpoint;
+    char *events_endpoint;
+    int64_t start_ms;
+    uint32_t counters_interval_ms;
+    bool accepting;
+    bool draining;
+    bool drained_sent;
+    rt_body_t *body;
+    /* jobs by slot; corr = gen << 40 | slot << 16 | call */
+    s_job_t **slots;
+    uint32_t *gens;
+    uint32_t *free_slots;
+    size_t nfree;
+    size_t nslots;
+    size_t in_flight; /* jobs registered, waiting for an actor */
+    s_client_t *buckets[S_BUCKETS];
+    size_t nclients;
+    s_counters_t counters;
+};
+
+/* Monotonic milliseconds. */
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* zmq free function for malloc'd frames. */
+static void
+s_free (void *data, void *hint)
+{
+    (void)hint;
+    free (data);
+}
+
+/* ------------------------------------------------------------ clients */
+
+/* FNV-1a of a routing id, reduced to a bucket. */
+static size_t
+s_bucket (const void *id, size_t len)
+{
+    const uint8_t *p = id;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h % S_BUCKETS;
+}
+
+/* The client with this routing id, created when create is set; NULL if
+ * absent (or out of memory). */
+static s_client_t *
+s_client (rpc_front_t *self, const void *id, size_t len, bool create)
+{
+    size_t b = s_bucket (id, len);
+    for (s_client_t *c = self->buckets[b]; c; c = c->next)
+        if (c->len == len && memcmp (c->id, id, len) == 0)
+            return c;
+    if (!create)
+        return NULL;
+    s_client_t *c = calloc (1, sizeof *c + len);
+    if (!c)
+        return NULL;
+    c->len = len;
+    memcpy (c->id, id, len);
+    c->next = self->buckets[b];
+    self->buckets[b] = c;
+    self->nclients++;
+    return c;
+}
+
+/* Removes a client that has nothing in flight. */
+static void
+s_client_drop (rpc_front_t *self, s_client_t *client)
+{
+    size_t b = s_bucket (client->id, client->len);
+    for (s_client_t **pp = &self->buckets[b]; *pp; pp = &(*pp)->next)
+        if (*pp == client) {
+            *pp = client->next;
+            free (client);
+            self->nclients--;
+            return;
+        }
+}
+
+/* --------------------------------------------------------------- jobs */
+
+/* Takes a free slot for job; returns false when RPC_FRONT_JOBS_MAX are
+ * taken or out of memory. */
+static bool
+s_slot_take (rpc_front_t *self, s_job_t *job)
+{
+    if (self->nfree == 0) {
+        if (self->nslots >= RPC_FRONT_JOBS_MAX)
+            return false;
+        size_t n = self->nslots ? self->nslots * 2 : 64;
+        if (n > RPC_FRONT_JOBS_MAX)
+            n = RPC_FRONT_JOBS_MAX;
+        s_job_t **slots = realloc (self->slots, n * sizeof *slots);
+        if (!slots)
+            return false;
+        self->slots = slots;
+        uint32_t *gens = realloc (self->gens, n * sizeof *gens);
+        if (!gens)
+            return false;
+        self->gens = gens;
+        uint32_t *free_slots = realloc (self->free_slots, n * sizeof *free_slots);
+        if (!free_slots)
+            return false;
+        self->free_slots = free_slots;
+        for (size_t i = n; i > self->nslots; i--) {
+            self->slots[i - 1] = NULL;
+            self->gens[i - 1] = 0;
+            self->free_slots[self->nfree++] = (uint32_t)(i - 1);
+        }
+        self->nslots = n;
+    }
+    job->slot = self->free_slots[--self->nfree];
+    self->slots[job->slot] = job;
+    return true;
+}
+
+/* Frees a job and its frames; releases its slot and in-flight count. */
+static void
+s_job_free (s_job_t *job)
+{
+    rpc_front_t *self = job->front;
+    if (self->slots && job->slot < self->nslots && self->slots[job->slot] == job) {
+        self->slots[job->slot] = NULL;
+        self->gens[job->slot] = (self->gens[job->slot] + 1) & 0xffffffu;
+        self->free_slots[self->nfree++] = job->slot;
+    }
+    if (job->client) {
+        self->in_flight--;
+        if (--job->client->in_flight == 0)
+            s_client_drop (self, job->client);
+    }
+    zmq_msg_close (&job->route);
+    for (size_t i = 0; i < job->nin; i++)
+        zmq_msg_close (&job->in[i]);
+    for (size_t i = 0; i < job->nout; i++)
+        zmq_msg_close (&job->out[i]);
+    free (job->in);
+    free (job->out);
+    rpc_msg_destroy (&job->msg);
+    free (job);
+}
+
+/* The correlation id of call i of job. */
+static uint64_t
+s_corr (const s_job_t *job, size_t i)
+{
+    return ((uint64_t)job->front->gens[job->slot] << 40) | ((uint64_t)job->slot << 16)
+           | (uint64_t)i;
+}
+
+/* A new empty out frame of job (index nout after the call); NULL when out
+ * of memory or RPC_FRONT_FRAMES_MAX are used. */
+static zmq_msg_t *
+s_job_add_out (s_job_t *job, size_t *k_p)
+{
+    if (job->nout + 1 >= RPC_FRONT_FRAMES_MAX)
+        return NULL;
+    if (job->nout == job->outcap) {
+        size_t cap = job->outcap ? job->outcap * 2 : 2;
+        zmq_msg_t *out = realloc (job->out, cap * sizeof *out);
+        if (!out)
+            return NULL;
+        job->out = out;
+        job->outcap = cap;
+    }
+    zmq_msg_t *f = &job->out[job->nout++];
+    zmq_msg_init (f);
+    *k_p = job->nout;
+    return f;
+}
+
+/* ------------------------------------------------------------ replies */
+
+/* Counts the error responses in a reply (an object or a batch array). */
+static void
+s_count_errors (rpc_front_t *self, const json_t *reply)
+{
+    if (json_is_object (reply) && json_object_get (reply, "error"))
+        self->counters.errors++;
+    size_t i;
+    json_t *r;
+    if (json_is_array (reply))
+        json_array_foreach (reply, i, r) if (json_object_get (r, "error"))
+            self->counters.errors++;
+}
+
+/* Sends reply (borrowed) to the client: route (moved), the delimiter if
+ * delim, the JSON frame, then out[0..nout) (moved). Never blocks; a reply
+ * to a client that is gone is dropped by the ROUTER. */
+static void
+s_send (rpc_front_t *self, zmq_msg_t *route, bool delim, const json_t *reply,
+        zmq_msg_t *out, size_t nout)
+{
+    s_count_errors (self, reply);
+    char *text = json_dumps (reply, JSON_COMPACT);
+    if (!text)
+        return;
+    size_t len = strlen (text);
+    zmq_msg_t frame;
+    if (zmq_msg_init_data (&frame, text, len, s_free, NULL) != 0) {
+        free (text);
+        return;
+    }
+    if (zmq_msg_send (route, self->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || (delim && zmq_send (self->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)) {
+        zmq_msg_close (&frame);
+        return;
+    }
+    if (zmq_msg_send (&frame, self->router, (nout ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT)
+        < 0) {
+        zmq_msg_close (&frame);
+        return;
+    }
+    self->counters.bytes_out += len;
+    for (size_t i = 0; i < nout; i++) {
+        size_t size = zmq_msg_size (&out[i]);
+        if (zmq_msg_send (&out[i], self->router,
+                          (i + 1 < nout ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT)
+            < 0)
+            return;
+        self->counters.bytes_out += size;
+    }
+}
+
+/* Sends an error response with id null (a fault of the whole frame). */
+static void
+s_send_error (rpc_front_t *self, zmq_msg_t *route, bool delim, json_t *error)
+{
+    json_t *reply = error ? rpc_response_error (NULL, error) : NULL;
+    if (reply)
+        s_send (self, route, delim, reply, NULL, 0);
+    json_decref (reply);
+}
+
+/* Tells the parent that draining is over (once). */
+static void
+s_drained (rpc_front_t *self)
+{
+    if (!self->draining || self->drained_sent || self->in_flight > 0)
+        return;
+    self->drained_sent = true;
+    if (self->drain_timer > 0 && self->reactor)
+        rt_reactor_timer_cancel (self->reactor, self->drain_timer);
+    self->drain_timer = 0;
+    if (self->body)
+        rt_msg_signal (rt_body_pipe (self->body), BUS_DRAINED, 0, ZMQ_DONTWAIT);
+}
+
+/* All calls of job are answered: sends the reply (if any) and frees it. */
+static void
+s_job_finish (s_job_t *job)
+{
+    rpc_front_t *self = job->front;
+    json_t *reply = NULL;
+    if (rpc_msg_reply (job->msg, &reply) == 0 && reply)
+        s_send (self, &job->route, job->delim, reply, job->out, job->nout);
+    json_decref (reply);
+    s_job_free (job);
+    s_drained (self);
+}
+
+/* -------------------------------------------------- handlers and routes */
+
+/* Answers call i with the error of a failed forward. */
+static int
+s_fail_forward (rpc_msg_t *msg, size_t i, const char *reason)
+{
+    return rpc_msg_fail (msg, i, rpc_error_internal (reason));
+}
+
+/* rpc.discover: the cached result. */
+static int
+s_h_discover (void *ctx, rpc_msg_t *msg, size_t i)
+{
+    s_job_t *job = ctx;
+    return rpc_msg_answer (msg, i, json_incref (job->front->discover));
+}
+
+/* The limits object of daemon.info. */
+static json_t *
+s_limits_json (const rpc_front_t *self)
+{
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frame0_bytes",
+                      (json_int_t)self->limits.frame0_bytes, "data_bytes",
+                      (json_int_t)self->limits.data_bytes, "in_flight_per_client",
+                      (json_int_t)self->limits.in_flight_per_client, "sessions",
+                      (json_int_t)self->limits.sessions, "batch_items",
+                      (json_int_t)self->rpc_limits.batch_max, "json_depth",
+                      (json_int_t)self->rpc_limits.json_depth_max, "frames",
+                      (json_int_t)RPC_FRONT_FRAMES_MAX);
+}
+
+/* daemon.info. */
+static int
+s_h_info (void *ctx, rpc_msg_t *msg, size_t i)
+{
+    s_job_t *job = ctx;
+    rpc_front_t *self = job->front;
+    json_t *result = json_pack (
+        "{s:s, s:i, s:I, s:I, s:{s:s, s:s}, s:o, s:[s, s, s, s, s]}", "version",
+        UIS_VERSION, "api_version", RPC_API_VERSION, "pid", (json_int_t)getpid (),
+        "uptime_ms", (json_int_t)(s_now_ms () - self->start_ms), "endpoints", "rpc",
+        self->endpoint, "events", self->events_endpoint, "limits", s_limits_json (self),
+        "features", "attachments", "batch", "events", "events.get", "rpc.echo");
+    return rpc_msg_answer (msg, i, result);
+}
+
+/* rpc.echo: data back, the same attachment frame when it came as one. */
+static int
+s_h_echo (void *ctx, rpc_msg_t *msg, size_t i)
+{
+    s_job_t *job = ctx;
+    rpc_front_t *self = job->front;
+    if (rpc_msg_is_notification (msg, i))
+        return rpc_msg_answer (msg, i, json_object ());
+    json_t *params = rpc_msg_params (msg, i);
+    rpc_frame_t views[RPC_FRONT_FRAMES_MAX];
+    for (size_t k = 0; k < job->nin; k++)
+        views[k] = (rpc_frame_t){zmq_msg_data (&job->in[k]), zmq_msg_size (&job->in[k])};
+    rpc_bulk_t bulk;
+    json_t *error = rpc_bulk_resolve (json_object_get (params, "data"), "data", views,
+                                      job->nin, self->limits.data_bytes, &bulk);
+    if (error)
+        return rpc_msg_fail (msg, i, error);
+    json_t *data = NULL;
+    if (rpc_bulk_encoding (params) == RPC_BULK_ATTACHMENT) {
+        size_t k = 0;
+        zmq_msg_t *f = s_job_add_out (job, &k);
+        int rc = -1;
+        if (f && bulk.frame > 0)
+            rc = zmq_msg_copy (f, &job->in[bulk.frame]); /* shares the buffer */
+        else if (f && bulk.owned) {
+            rc = zmq_msg_init_data (f, bulk.owned, bulk.size, s_free, NULL);
+            if (rc == 0)
+                bulk.owned = NULL; /* libzmq frees it */
+        }
+        else if (f) {
+            rc = zmq_msg_init_size (f, bulk.size);
+            if (rc == 0 && bulk.size)
+                memcpy (zmq_msg_data (f), bulk.data, bulk.size);
+        }
+        if (rc == 0)
+            data = rpc_attachment_new (k);
+        else if (f)
+            job->nout--; /* f is closed-equivalent: left initialised and empty */
+    }
+    else
+        data = rpc_bulk_result (params, bulk.data, bulk.size, 0);
+    size_t n = bulk.size;
+    rpc_bulk_release (&bulk);
+    if (!data)
+        return rpc_msg_fail (msg, i, rpc_error_internal ("out of memory"));
+    return rpc_msg_answer (
+        msg, i, json_pack ("{s:o, s:I}", "data", data, "bytes", (json_int_t)n));
+}
+
+/* events.get: asks the metrics actor. */
+static int
+s_h_events_get (void *ctx, rpc_msg_t *msg, size_t i)
+{
+    s_job_t *job = ctx;
+    rpc_front_t *self = job->front;
+    if (!self->metrics)
+        return s_fail_forward (msg, i, "no event ring");
+    json_t *params = rpc_msg_params (msg, i);
+    json_int_t since = json_integer_value (json_object_get (params, "since_seq"));
+    json_int_t max = json_integer_value (json_object_get (params, "max"));
+    bus_events_get_t q = {(uint64_t)(since < 0 ? 0 : since),
+                          (uint32_t)(max < 1       ? 1000
+                                     : max > 10000 ? 10000
+                                                   : max),
+                          0};
+    rt_msg_t fwd;
+    rt_msg_init (&fwd, BUS_EVENTS_GET);
+    fwd.env.corr = s_corr (job, i);
+    int rc = rt_msg_set_body (&fwd, &q, sizeof q);
+    if (rc == 0)
+        rc = rt_msg_send (&fwd, self->metrics, ZMQ_DONTWAIT);
+    rt_msg_close (&fwd);
+    return rc == 0 ? 0 : s_fail_forward (msg, i, "event ring busy");
+}
+
+/* Every other method: asks the dispatch actor. */
+static int
+s_forward_dispatch (s_job_t *job, rpc_msg_t *msg, size_t i)
+{
+    rpc_front_t *self = job->front;
+    if (!self->dispatch)
+        return s_fail_forward (msg, i, "no dispatcher");
+    const char *method = rpc_msg_method (msg, i);
+    json_t *call =
+        json_pack ("{s:s, s:O}", "method", method, "params", rpc_msg_params (msg, i));
+    if (call && strcmp (method, "daemon.stats") == 0)
+        json_object_set_new (call, "rpc", rpc_front_counters (self));
+    rt_msg_t fwd;
+    rt_msg_init (&fwd, BUS_CALL);
+    fwd.env.corr = s_corr (job, i);
+    int rc = call ? bus_set_json_body (&fwd, call) : UIS_ERR_NOMEM;
+    json_decref (call);
+    if (rc == 0)
+        rc = rt_msg_send (&fwd, self->dispatch, ZMQ_DONTWAIT);
+    rt_msg_close (&fwd);
+    return rc == 0 ? 0 : s_fail_forward (msg, i, "dispatcher busy");
+}
+
+/* Runs the handler of every pending call of job. */
+static void
+s_route (s_job_t *job)
+{
+    rpc_front_t *self = job->front;
+    rpc_msg_t *msg = job->msg;
+    for (size_t i = 0; i < rpc_msg_count (msg); i++) {
+        if (!rpc_msg_is_pending (msg, i))
+            continue;
+        const rpc_method_def_t *def = rpc_msg_user (msg, i);
+        rpc_handler_fn *handler = NULL;
+        if (def >= self->defs && def < self->defs + self->ndefs)
+            handler = rpc_methods_handler (self->methods, (size_t)(def - self->defs));
+        if (handler)
+            handler (job, msg, i);
+        else
+            s_forward_dispatch (job, msg, i);
+    }
+}
+
+/* Fails every pending call of msg with error_fn's error. */
+static void
+s_fail_all (rpc_msg_t *msg, json_t *(*make) (const char *, uint64_t), const char *limit,
+            uint64_t value)
+{
+    for (size_t i = 0; i < rpc_msg_count (msg); i++)
+        if (rpc_msg_is_pending (msg, i))
+            rpc_msg_fail (msg, i, make (limit, value));
+}
+
+/* Reads one request message from the ROUTER and handles it. Returns 0, or
+ * UIS_ERR_AGAIN when none is queued. */
+static int
+s_read_request (rpc_front_t *self)
+{
+    zmq_msg_t route;
+    zmq_msg_init (&route);
+    if (zmq_msg_recv (&route, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&route);
+        return UIS_ERR_AGAIN;
+    }
+    /* The whole message is queued: read its frames, keep the first
+     * RPC_FRONT_FRAMES_MAX + 1 (a delimiter may lead), drop the rest. */
+    zmq_msg_t frames[RPC_FRONT_FRAMES_MAX + 1];
+    size_t n = 0, total = 0;
+    bool more = zmq_msg_more (&route);
+    while (more) {
+        zmq_msg_t f;
+        zmq_msg_init (&f);
+        if (zmq_msg_recv (&f, self->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&f);
+            break;
+        }
+        more = zmq_msg_more (&f);
+        total++;
+        self->counters.bytes_in += zmq_msg_size (&f);
+        if (n < RPC_FRONT_FRAMES_MAX + 1) {
+            zmq_msg_init (&frames[n]);
+            zmq_msg_move (&frames[n++], &f);
+        }
+        zmq_msg_close (&f);
+    }
+    self->counters.messages++;
+    bool delim = n >= 2 && zmq_msg_size (&frames[0]) == 0;
+    size_t first = delim ? 1 : 0;
+    size_t payload = total - first;
+    json_t *error = NULL;
+    if (n == 0)
+        error = rpc_error_invalid_request ("no request frame");
+    else if (payload > RPC_FRONT_FRAMES_MAX)
+        error = rpc_error_limit_exceeded ("frames", payload);
+    else if (zmq_msg_size (&frames[first]) > self->limits.frame0_bytes)
+        error = rpc_error_limit_exceeded ("frame0_bytes", zmq_msg_size (&frames[first]));
+    s_job_t *job = NULL;
+    if (!error) {
+        job = calloc (1, sizeof *job);
+        if (job)
+            job->in = calloc (n - first, sizeof (zmq_msg_t));
+        if (!job || !job->in || !s_slot_take (self, job)) {
+            if (job)
+                free (job->in);
+            free (job);
+            job = NULL;
+            error = rpc_error_limit_exceeded ("in_flight_total", RPC_FRONT_JOBS_MAX);
+        }
+    }
+    if (error) {
+        if (rpc_error_code (error) == RPC_E_LIMIT_EXCEEDED)
+            self->counters.limit_exceeded++;
+        s_send_error (self, &route, delim, error);
+        zmq_msg_close (&route);
+        for (size_t i = 0; i < n; i++)
+            zmq_msg_close (&frames[i]);
+        return 0;
+    }
+    job->front = self;
+    job->delim = delim;
+    zmq_msg_init (&job->route);
+    zmq_msg_move (&job->route, &route);
+    zmq_msg_close (&route);
+    for (size_t i = first; i < n; i++) {
+        zmq_msg_init (&job->in[job->nin]);
+        zmq_msg_move (&job->in[job->nin++], &frames[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close (&frames[i]);
+
+    json_t *reply = NULL;
+    job->msg = rpc_msg_parse (zmq_msg_data (&job->in[0]), zmq_msg_size (&job->in[0]),
+                              &self->rpc_limits, &reply);
+    if (!job->msg) {
+        if (rpc_error_code (json_object_get (reply, "error")) == RPC_E_LIMIT_EXCEEDED)
+            self->counters.limit_exceeded++;
+        if (reply)
+            s_send (self, &job->route, job->delim, reply, NULL, 0);
+        json_decref (reply);
+        s_job_free (job);
+        return 0;
+    }
+    size_t count = rpc_msg_count (job->msg);
+    self->counters.requests += count;
+    if (rpc_msg_is_batch (job->msg))
+        self->counters.batches++;
+    for (size_t i = 0; i < count; i++)
+        if (rpc_msg_is_notification (job->msg, i))
+            self->counters.notifications++;
+    const void *id = zmq_msg_data (&job->route);
+    size_t id_len = zmq_msg_size (&job->route);
+    s_client_t *client = s_client (self, id, id_len, false);
+    if (client && client->in_flight >= self->limits.in_flight_per_client) {
+        self->counters.limit_exceeded++;
+        s_fail_all (job->msg, rpc_error_limit_exceeded, "in_flight_per_client",
+                    self->limits.in_flight_per_client);
+    }
+    rpc_schema_ctx_t ctx = {job->nin, self->limits.data_bytes};
+    if (rpc_msg_pending_count (job->msg) > 0)
+        rpc_methods_check_msg (self->methods, job->msg, &ctx);
+    if (rpc_msg_pending_count (job->msg) > 0)
+        s_route (job);
+    if (rpc_msg_pending_count (job->msg) == 0) {
+        s_job_finish (job);
+        return 0;
+    }
+    /* Waiting for another actor: count it against the client. */
+    job->client = s_client (self, id, id_len, true);
+    if (!job->client) {
+        for (size_t i = 0; i < count; i++)
+            if (rpc_msg_is_pending (job->msg, i))
+                rpc_msg_fail (job->msg, i, rpc_error_internal ("out of memory"));
+        s_job_finish (job); /* a late answer finds no job */
+        return 0;
+    }
+    job->client->in_flight++;
+    self->in_flight++;
+    return 0;
+}
+
+/* ROUTER ready: requests. */
+static int
+s_on_router (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
+{
+    (void)reactor;
+    (void)item;
+    rpc_front_t *self = arg;
+    for (int n = 0; n < S_DRAIN_MAX && self->accepting; n++)
+        if (s_read_request (self) == UIS_ERR_AGAIN)
+            break;
+    return 0;
+}
+
+/* A BUS_REPLY from the metrics or dispatch actor. */
+static void
+s_on_reply (rpc_front_t *self, const rt_msg_t *reply)
+{
+    uint64_t corr = reply->env.corr;
+    size_t slot = (size_t)((corr >> 16) & 0xffffffu);
+    size_t i = (size_t)(corr & 0xffffu);
+    uint32_t gen = (uint32_t)(corr >> 40);
+    if (slot >= self->nslots || !self->slots[slot] || self->gens[slot] != gen)
+        return; /* the job is gone (cancelled) */
+    s_job_t *job = self->slots[slot];
+    if (!rpc_msg_is_pending (job->msg, i))
+        return;
+    json_t *value = bus_json_body (reply);
+    if (!value)
+        rpc_msg_fail (job->msg, i, rpc_error_internal ("malformed answer"));
+    else if (reply->env.status == 0)
+        rpc_msg_answer (job->msg, i, value);
+    else
+        rpc_msg_fail (job->msg, i, json_is_object (value) ? value : NULL);
+    if (reply->env.status != 0 && !json_is_object (value))
+        json_decref (value);
+    if (rpc_msg_pending_count (job->msg) == 0)
+        s_job_finish (job);
+}
+
+/* A DEALER to another actor is ready: answers. */
+static int
+s_on_actor (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
+{
+    (void)reactor;
+    rpc_front_t *self = arg;
+    for (int n = 0; n < 1000; n++) {
+        rt_msg_t msg;
+        int rc = rt_msg_recv (&msg, item->socket, ZMQ_DONTWAIT);
+        if (rc == 0 && msg.env.type == BUS_REPLY)
+            s_on_reply (self, &msg);
+        rt_msg_close (&msg);
+        if (rc != 0 && rc != UIS_ERR_MALFORMED && rc != UIS_ERR_TOO_LONG)
+            break;
+    }
+    return 0;
+}
+
+/* Timer: pushes the counters to the dispatcher. */
+static int
+s_on_tick (rt_reactor_t *reactor, int timer_id, void *arg)
+{
+    (void)reactor;
+    (void)timer_id;
+    rpc_front_t *self = arg;
+    json_t *body = json_pack ("{s:o}", "rpc", rpc_front_counters (self));
+    rt_msg_t msg;
+    rt_msg_init (&msg, BUS_COUNTERS);
+    if (body && bus_set_json_body (&msg, body) == 0)
+        rt_msg_send (&msg, self->dispatch, ZMQ_DONTWAIT);
+    rt_msg_close (&msg);
+    json_decref (body);
+    return 0;
+}
+
+/* ------------------------------------------------------------- public */
+
+/* Builds the method table (rpc/methods.c, the one table) and its handlers. */
+static int
+s_methods_init (rpc_front_t *self)
+{
+    self->defs = rpc_method_table (&self->ndefs);
+    char where[256] = "";
+    self->methods = rpc_methods_new (self->defs, self->ndefs, where, sizeof where);
+    if (!self->methods) {
+        uis_error ("rpc", "method table: %s", where);
+        return UIS_ERR_STATE;
+    }
+    rpc_methods_set_handler (self->methods, "rpc.discover", s_h_discover);
+    rpc_methods_set_handler (self->methods, "daemon.info", s_h_info);
+    rpc_methods_set_handler (self->methods, "rpc.echo", s_h_echo);
+    rpc_methods_set_handler (self->methods, "events.get", s_h_events_get);
+    self->discover = rpc_methods_discover (self->methods);
+    return self->discover ? 0 : UIS_ERR_NOMEM;
+}
+
+/* Connects a DEALER to an actor's inproc API, or leaves NULL. */
+static int
+s_connect (void **socket_p, const char *endpoint)
+{
+    if (!endpoint)
+        return 0;
+    *socket_p = rt_socket_new (ZMQ_DEALER);
+    if (!*socket_p || zmq_connect (*socket_p, endpoint) != 0)
+        return UIS_ERR_STATE;
+    return 0;
+}
+
+/* Creates the front end. */
+rpc_front_t *
+rpc_front_new (const rpc_front_config_t *config, int *err)
+{
+    int rc = UIS_ERR_NOMEM;
+    rpc_front_t *self = calloc (1, sizeof *self);
+    if (!self)
+        goto fail;
+    self->limits = config->limits;
+    rpc_limits_default (&self->rpc_limits);
+    self->rpc_limits.frame0_max_bytes = config->limits.frame0_bytes;
+    self->rpc_limits.data_max_bytes = config->limits.data_bytes;
+    self->rpc_limits.in_flight_per_client = config->limits.in_flight_per_client;
+    self->rpc_limits.sessions_max = config->limits.sessions;
+    self->start_ms = config->start_ms ? config->start_ms : s_now_ms ();
+    self->counters_interval_ms = config->counters_interval_ms;
+    self->accepting = true;
+    self->endpoint = strdup (config->endpoint);
+    self->events_endpoint =
+        strdup (config->events_endpoint ? config->events_endpoint : "");
+    if (!self->endpoint || !self->events_endpoint)
+        goto fail;
+    rc = s_methods_init (self);
+    if (rc)
+        goto fail;
+    rc = s_connect (&self->metrics, config->metrics_endpoint);
+    if (rc == 0)
+        rc = s_connect (&self->dispatch, config->dispatch_endpoint);
+    if (rc)
+        goto fail;
+    rc = UIS_ERR_STATE;
+    self->router = rt_socket_new (ZMQ_ROUTER);
+    if (!self->router)
+        goto fail;
+    /* A peer sending one frame above every limit is disconnected by libzmq
+     * instead of being buffered. */
+    int64_t maxmsg = (int64_t)config->limits.data_bytes + 65536;
+    if (maxmsg < (int64_t)config->limits.frame0_bytes + 65536)
+        maxmsg = (int64_t)config->limits.frame0_bytes + 65536;
+    zmq_setsockopt (self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_bind (self->router, config->endpoint) != 0) {
+        uis_error ("rpc", "cannot bind the RPC endpoint: %s", zmq_strerror (errno));
+        goto fail;
+    }
+    return self;
+fail:
+    if (err)
+        *err = rc;
+    rpc_front_destroy (&self);
+    return NULL;
+}
+
+/* Frees the front end. */
+void
+rpc_front_destroy (rpc_front_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rpc_front_t *self = *self_p;
+    for (size_t s = 0; s < self->nslots; s++)
+        if (self->slots[s])
+            s_job_free (self->slots[s]);
+    for (size_t b = 0; b < S_BUCKETS; b++)
+        while (self->buckets[b]) {
+            s_client_t *c = self->buckets[b];
+            self->buckets[b] = c->next;
+            free (c);
+        }
+    rt_socket_destroy (&self->router);
+    rt_socket_destroy (&self->metrics);
+    rt_socket_destroy (&self->dispatch);
+    free (self->slots);
+    free (self->gens);
+    free (self->free_slots);
+    json_decref (self->discover);
+    rpc_methods_destroy (&self->methods);
+    free (self->endpoint);
+    free (self->events_endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+/* Registers the sockets and the counters timer. */
+int
+rpc_front_attach (rpc_front_t *self, rt_reactor_t *reactor)
+{
+    self->reactor = reactor;
+    int rc = rt_reactor_add_socket (reactor, self->router, ZMQ_POLLIN, s_on_router, self);
+    if (rc == 0 && self->metrics)
+        rc = rt_reactor_add_socket (reactor, self->metrics, ZMQ_POLLIN, s_on_actor, self);
+    if (rc == 0 && self->dispatch)
+        rc =
+            rt_reactor_add_socket (reactor, self->dispatch, ZMQ_POLLIN, s_on_actor, self);
+    if (rc == 0 && self->dispatch && self->counters_interval_ms > 0) {
+        int id = rt_reactor_timer_add (reactor, self->counters_interval_ms, 0, s_on_tick,
+                                       self);
+        if (id > 0)
+            self->timer = id;
+        else
+            rc = id;
+    }
+    return rc;
+}
+
+/* Unregisters everything. */
+void
+rpc_front_detach (rpc_front_t *self, rt_reactor_t *reactor)
+{
+    if (self->accepting)
+        rt_reactor_remove_socket (reactor, self->router);
+    if (self->metrics)
+        rt_reactor_remove_socket (reactor, self->metrics);
+    if (self->dispatch)
+        rt_reactor_remove_socket (reactor, self->dispatch);
+    if (self->timer > 0)
+        rt_reactor_timer_cancel (reactor, self->timer);
+    if (self->drain_timer > 0)
+        rt_reactor_timer_cancel (reactor, self->drain_timer);
+    self->timer = self->drain_timer = 0;
+    self->reactor = NULL;
+}
+
+/* Stops reading requests. */
+void
+rpc_front_stop_accepting (rpc_front_t *self)
+{
+    if (self->accepting && self->reactor)
+        rt_reactor_remove_socket (self->reactor, self->router);
+    self->accepting = false;
+}
+
+/* Fails every waiting call with CANCELLED. */
+size_t
+rpc_front_cancel_all (rpc_front_t *self)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < self->nslots; s++) {
+        s_job_t *job = self->slots[s];
+        if (!job)
+            continue;
+        for (size_t i = 0; i < rpc_msg_count (job->msg); i++)
+            if (rpc_msg_is_pending (job->msg, i))
+                rpc_msg_fail (job->msg, i, rpc_error_cancelled ());
+        s_job_finish (job);
+        n++;
+    }
+    return n;
+}
+
+/* Messages waiting for another actor. */
+size_t
+rpc_front_in_flight (const rpc_front_t *self)
+{
+    return self->in_flight;
+}
+
+/* The counters. */
+json_t *
+rpc_front_counters (const rpc_front_t *self)
+{
+    const s_counters_t *c = &self->counters;
+    return json_pack (
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "messages",
+        (json_int_t)c->messages, "requests", (json_int_t)c->requests, "notifications",
+        (json_int_t)c->notifications, "batches", (json_int_t)c->batches, "errors",
+        (json_int_t)c->errors, "limit_exceeded", (json_int_t)c->limit_exceeded,
+        "in_flight", (json_int_t)self->in_flight, "clients", (json_int_t)self->nclients,
+        "bytes_in", (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out);
+}
+
+/* Drain timer: what is left is cancelled. */
+static int
+s_on_drain_timeout (rt_reactor_t *reactor, int timer_id, void *arg)
+{
+    (void)reactor;
+    (void)timer_id;
+    rpc_front_t *self = arg;
+    self->drain_timer = 0;
+    size_t n = rpc_front_cancel_all (self);
+    if (n)
+        uis_warn ("rpc", "%zu requests cancelled at shutdown", n);
+    s_drained (self);
+    return 0;
+}
+
+/* A message from the parent: BUS_DRAIN. */
+static void
+s_actor_on_msg (rt_body_t *body, rt_msg_t *msg, void *state)
+{
+    (void)body;
+    rpc_front_t *self = state;
+    if (msg->env.type != BUS_DRAIN || self->draining)
+        return;
+    rpc_front_stop_accepting (self);
+    self->draining = true;
+    if (self->in_flight > 0) {
+        size_t ms = msg->env.aux ? (size_t)msg->env.aux : 1000;
+        int id = rt_reactor_timer_add (self->reactor, ms, 1, s_on_drain_timeout, self);
+        if (id > 0)
+            self->drain_timer = id;
+        else
+            rpc_front_cancel_all (self);
+    }
+    s_drained (self);
+}
+
+/* TERM. */
+static void
+s_actor_on_term (rt_body_t *body, void *state)
+{
+    rpc_front_t *self = state;
+    rpc_front_detach (self, rt_body_reactor (body));
+    rpc_front_destroy (&self);
+}
+
+/* Actor body. */
+int
+rpc_front_actor (rt_body_t *body, void *args)
+{
+    int rc = UIS_ERR_NOMEM;
+    rpc_front_t *self = rpc_front_new (args, &rc);
+    if (!self)
+        return rc;
+    self->body = body;
+    rc = rpc_front_attach (self, rt_body_reactor (body));
+    if (rc != 0) {
+        rpc_front_detach (self, rt_body_reactor (body));
+        rpc_front_destroy (&self);
+        return rc;
+    }
+    rt_body_set (body, s_actor_on_msg, s_actor_on_term, self);
+    return 0;
+}
