@@ -132,6 +132,7 @@ check-conformance:
 run-integration:
 	@$(MAKE) --no-print-directory BUILD=$(B)/asan SAN=1 OPT=-O1 $(B)/asan/uiscsid
 	@scripts/run-tests.sh py tests/integration/test_daemon_rpc.py $(B)/asan/uiscsid
+	@scripts/run-tests.sh py clients/python/tests/test_client.py $(B)/asan/uiscsid
 
 # The scripted fake target checks itself (its codec, and interop with
 # libiscsi's tools) before any test relies on it.

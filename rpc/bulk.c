@@ -39,7 +39,7 @@ rpc_bulk_check (const json_t *value, const char *param, size_t nframes, size_t m
             return rpc_error_invalid_params (
                 param, "expected strict base64 (RFC 4648, padded, no whitespace)");
         if (n > max_bytes)
-            return rpc_error_limit_exceeded ("data_max_bytes", n);
+            return rpc_error_limit_exceeded ("data_bytes", n);
         return NULL;
     }
     if (json_is_object (value)) {
@@ -74,7 +74,7 @@ rpc_bulk_resolve (const json_t *value, const char *param, const rpc_frame_t *fra
         size_t k = 0;
         rpc_attachment_index (value, &k);
         if (frames[k].size > max_bytes)
-            return rpc_error_limit_exceeded ("data_max_bytes", frames[k].size);
+            return rpc_error_limit_exceeded ("data_bytes", frames[k].size);
         out->data = frames[k].data;
         out->size = frames[k].size;
         out->frame = k;

@@ -42,12 +42,12 @@ rpc_limits_default (rpc_limits_t *self)
 json_t *
 rpc_limits_json (const rpc_limits_t *self)
 {
-    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I}", "frame0_max_bytes",
-                      (json_int_t)self->frame0_max_bytes, "data_max_bytes",
-                      (json_int_t)self->data_max_bytes, "batch_max",
-                      (json_int_t)self->batch_max, "json_depth_max",
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I}", "frame0_bytes",
+                      (json_int_t)self->frame0_max_bytes, "data_bytes",
+                      (json_int_t)self->data_max_bytes, "batch_items",
+                      (json_int_t)self->batch_max, "json_depth",
                       (json_int_t)self->json_depth_max, "in_flight_per_client",
-                      (json_int_t)self->in_flight_per_client, "sessions_max",
+                      (json_int_t)self->in_flight_per_client, "sessions",
                       (json_int_t)self->sessions_max);
 }
 
@@ -225,12 +225,12 @@ rpc_msg_parse (const void *frame0, size_t size, const rpc_limits_t *limits,
     }
     *reply_p = NULL;
     if (size > limits->frame0_max_bytes) {
-        *reply_p = s_frame_error (rpc_error_limit_exceeded ("frame0_max_bytes", size));
+        *reply_p = s_frame_error (rpc_error_limit_exceeded ("frame0_bytes", size));
         return NULL;
     }
     size_t depth = rpc_json_depth (frame0, size, limits->json_depth_max);
     if (depth > limits->json_depth_max) {
-        *reply_p = s_frame_error (rpc_error_limit_exceeded ("json_depth_max", depth));
+        *reply_p = s_frame_error (rpc_error_limit_exceeded ("json_depth", depth));
         return NULL;
     }
     json_error_t jerr;
@@ -252,7 +252,7 @@ rpc_msg_parse (const void *frame0, size_t size, const rpc_limits_t *limits,
     else if (batch && count == 0)
         error = rpc_error_invalid_request ("empty batch");
     else if (batch && count > limits->batch_max)
-        error = rpc_error_limit_exceeded ("batch_max", count);
+        error = rpc_error_limit_exceeded ("batch_items", count);
     if (error) {
         json_decref (root);
         *reply_p = s_frame_error (error);

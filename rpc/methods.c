@@ -328,7 +328,7 @@ static const rpc_method_def_t s_table[] = {
      OBJ ("'session', 'lun', 'cdb'",
           P_SESSION ", " P_LUN ", " P_CDB ", "
           "'data_in_length': {'type': 'integer', 'minimum': 0, 'maximum': 4294967295, "
-          "'x-limit': 'data_max_bytes', 'default': 0, "
+          "'x-limit': 'data_bytes', 'default': 0, "
           "'description': 'bytes of Data-In to accept'}, "
           P_DATA ("Data-Out") ", "
           P_TASK_ATTRIBUTE ", " P_DATA_ENCODING ", " COMMON),
@@ -344,7 +344,7 @@ static const rpc_method_def_t s_table[] = {
           P_DATA ("Data-Out") ", "
           P_TASK_ATTRIBUTE ", "
           "'window_bytes': {'type': 'integer', 'minimum': 1, 'maximum': 4294967295, "
-          "'x-limit': 'data_max_bytes', 'default': 4194304, "
+          "'x-limit': 'data_bytes', 'default': 4194304, "
           "'description': 'most bytes sent and not yet acknowledged'}, "
           COMMON),
      "notifications `{\"method\": \"raw.stream.data\", \"params\": {\"id\": <request id>, "

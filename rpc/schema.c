@@ -219,7 +219,7 @@ s_check_number (const s_walk_t *w, const json_t *schema, const json_t *value)
     if (json_object_get (schema, "x-limit") && json_is_integer (value)
         && json_integer_value (value) >= 0
         && (uint64_t)json_integer_value (value) > w->ctx.data_max_bytes)
-        return rpc_error_limit_exceeded ("data_max_bytes",
+        return rpc_error_limit_exceeded ("data_bytes",
                                          (uint64_t)json_integer_value (value));
     if (max) {
         json_int_t m = json_integer_value (max);
@@ -580,8 +580,7 @@ s_check_schema (const json_t *schema, const char *path, char *where, size_t wher
     if (v && !json_is_string (v))
         return s_bad (where, where_size, path, "description must be a string");
     v = json_object_get (schema, "x-limit");
-    if (v
-        && !(json_is_string (v) && strcmp (json_string_value (v), "data_max_bytes") == 0))
+    if (v && !(json_is_string (v) && strcmp (json_string_value (v), "data_bytes") == 0))
         return s_bad (where, where_size, path, "unknown x-limit");
 
     char sub[S_PATH_MAX];

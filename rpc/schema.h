@@ -5,7 +5,7 @@
  * additionalProperties (false rejects unknown keys), items, minItems,
  * maxItems, uniqueItems, minimum, maximum (numbers), minLength, maxLength
  * (strings, in UTF-8 bytes), enum, default, description, format, and
- * x-limit ("data_max_bytes": an integer above that limit is LIMIT_EXCEEDED
+ * x-limit ("data_bytes": an integer above that limit is LIMIT_EXCEEDED
  * instead of invalid). Any other keyword makes the schema invalid, so typos
  * in the method table are caught.
  *

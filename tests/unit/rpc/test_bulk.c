@@ -212,7 +212,7 @@ s_expect_limit (json_t *err, json_int_t value)
     assert_int_equal (rpc_error_code (err), RPC_E_LIMIT_EXCEEDED);
     json_t *data = json_object_get (err, "data");
     assert_string_equal (json_string_value (json_object_get (data, "limit")),
-                         "data_max_bytes");
+                         "data_bytes");
     assert_int_equal (json_integer_value (json_object_get (data, "value")), value);
     json_decref (err);
 }

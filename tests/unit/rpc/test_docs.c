@@ -112,7 +112,7 @@ test_docs_content (void **state)
     assert_non_null (strstr (text,
                              "| -32011 | `LIMIT_EXCEEDED` | Limit exceeded | limit, "
                              "value |"));
-    assert_non_null (strstr (text, "| `frame0_max_bytes` | 1048576 |"));
+    assert_non_null (strstr (text, "| `frame0_bytes` | 1048576 |"));
     assert_non_null (
         strstr (text, "| `recovery.backoff_ms` | integer | no |  | 0..3600000 |"));
     assert_non_null (strstr (text, "| `ranges[].lba` | integer | yes |"));

@@ -113,7 +113,7 @@ test_builders_fields (void **state)
     s_check (rpc_error_session_recovering ("reconnecting", 250),
              RPC_E_SESSION_RECOVERING);
     s_check (rpc_error_session_failed ("reconnect failed"), RPC_E_SESSION_FAILED);
-    s_check (rpc_error_limit_exceeded ("sessions_max", 1025), RPC_E_LIMIT_EXCEEDED);
+    s_check (rpc_error_limit_exceeded ("sessions", 1025), RPC_E_LIMIT_EXCEEDED);
     s_check (rpc_error_cancelled (), RPC_E_CANCELLED);
     s_check (rpc_error_not_retriable ("write in flight"), RPC_E_NOT_RETRIABLE);
     s_check (rpc_error_protocol ("bad opcode"), RPC_E_PROTOCOL_ERROR);

@@ -597,15 +597,15 @@ test_limit_frame0 (void **state)
     assert_non_null (msg);
     rpc_msg_destroy (&msg);
     assert_null (rpc_msg_parse (buf, max + 1, &limits, &reply));
-    s_expect_limit (reply, "frame0_max_bytes", (json_int_t)max + 1);
+    s_expect_limit (reply, "frame0_bytes", (json_int_t)max + 1);
     free (buf);
     /* Configurable. */
     limits.frame0_max_bytes = 10;
     assert_null (rpc_msg_parse (req, strlen (req), &limits, &reply));
-    s_expect_limit (reply, "frame0_max_bytes", (json_int_t)strlen (req));
+    s_expect_limit (reply, "frame0_bytes", (json_int_t)strlen (req));
     json_t *lj = rpc_limits_json (&limits);
-    assert_int_equal (json_integer_value (json_object_get (lj, "frame0_max_bytes")), 10);
-    assert_int_equal (json_integer_value (json_object_get (lj, "sessions_max")), 1024);
+    assert_int_equal (json_integer_value (json_object_get (lj, "frame0_bytes")), 10);
+    assert_int_equal (json_integer_value (json_object_get (lj, "sessions")), 1024);
     assert_int_equal (json_object_size (lj), 6);
     json_decref (lj);
 }
@@ -639,7 +639,7 @@ test_limit_depth (void **state)
         }
         else {
             assert_null (msg);
-            s_expect_limit (reply, "json_depth_max", 33);
+            s_expect_limit (reply, "json_depth", 33);
         }
     }
     /* Deep nesting far beyond jansson's own limit is refused early. */
@@ -648,7 +648,7 @@ test_limit_depth (void **state)
     memset (big, '[', deep);
     json_t *reply = NULL;
     assert_null (rpc_msg_parse (big, deep, &limits, &reply));
-    s_expect_limit (reply, "json_depth_max", 33);
+    s_expect_limit (reply, "json_depth", 33);
     free (big);
 }
 
@@ -678,7 +678,7 @@ test_limit_batch (void **state)
         }
         else {
             assert_null (msg);
-            s_expect_limit (reply, "batch_max", 257);
+            s_expect_limit (reply, "batch_items", 257);
         }
     }
     free (buf);

@@ -307,7 +307,7 @@ test_x_limit (void **state)
 {
     (void)state;
     json_t *schema = s_schema ("{'type': 'integer', 'minimum': 0, 'maximum': 4294967295, "
-                               "'x-limit': 'data_max_bytes'}");
+                               "'x-limit': 'data_bytes'}");
     rpc_schema_ctx_t ctx = {.nframes = 1, .data_max_bytes = 1000};
     json_t *v = json_integer (1000);
     assert_null (rpc_schema_validate (schema, v, "params.n", &ctx));
@@ -317,7 +317,7 @@ test_x_limit (void **state)
     assert_int_equal (rpc_error_code (err), RPC_E_LIMIT_EXCEEDED);
     json_t *data = json_object_get (err, "data");
     assert_string_equal (json_string_value (json_object_get (data, "limit")),
-                         "data_max_bytes");
+                         "data_bytes");
     assert_int_equal (json_integer_value (json_object_get (data, "value")), 1001);
     json_decref (err);
     json_decref (v);
