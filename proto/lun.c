@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "errors.h"
 
 int
@@ -228,19 +229,6 @@ lun_format (const uint8_t lun[8], char *buf, size_t size)
     return len;
 }
 
-/* Value of hex digit c, or -1. */
-static int
-s_hex_digit (char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int
 lun_parse (const char *text, uint8_t out[8])
 {
@@ -255,7 +243,7 @@ lun_parse (const char *text, uint8_t out[8])
             return UIS_ERR_INVALID_ARG;
         uint64_t raw = 0;
         for (size_t i = 0; i < digits; i++) {
-            int d = s_hex_digit (p[i]);
+            int d = hex_digit_value (p[i]);
             if (d < 0)
                 return UIS_ERR_INVALID_ARG;
             raw = raw << 4 | (uint64_t)d;
