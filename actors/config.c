@@ -54,6 +54,8 @@ static const s_option_t s_options[] = {
      "events kept for events.get (default 10000)"},
     {"shutdown-timeout-ms", S_U32, F (shutdown_timeout_ms), 100, 60000, "MS",
      "bound on a graceful stop (default 5000)"},
+    {"io-threads", S_U32, F (io_threads), 1, 1024, "N",
+     "I/O threads, each running one io actor (default: one per core)"},
     {"config", S_CONFIG, F (config), 0, 0, "FILE", "read settings from a JSON file"},
     {"version", S_VERSION, 0, 0, 0, NULL, "print the version and exit"},
     {"help", S_HELP, 0, 0, 0, NULL, "print this help and exit"},

@@ -42,6 +42,7 @@ typedef struct {
     uint32_t metrics_interval_ms; /* daemon.metrics period, 0 = off: 1000 */
     uint32_t event_ring;          /* events kept for events.get: 10000 */
     uint32_t shutdown_timeout_ms; /* bound on a graceful stop: 5000 */
+    uint32_t io_threads;          /* I/O threads (io actors); 0 = one per core */
 } uis_config_t;
 
 /* What the command line asks for. */

@@ -1,13 +1,29 @@
-/* dispatch.h: the dispatch actor, which will own the session registry and
- * route session methods (DESIGN.md "Processes"). For now it holds the
- * limits and the daemon's counters: it answers daemon.stats (its counters,
- * the front end's RPC counters and the event subscriptions it watches on
- * the metrics actor), publishes daemon.metrics every interval, answers
- * session.list with no sessions and every method that names a session with
- * SESSION_NOT_FOUND.
+/* dispatch.h: the dispatch actor: the session registry and the control
+ * methods of sessions (DESIGN.md "Processes", actors/engine.h), plus the
+ * daemon's limits and counters (daemon.stats, daemon.metrics).
  *
  * Other actors reach it through its inproc ROUTER (actors/bus.h): BUS_CALL
- * (answered with BUS_REPLY) and BUS_COUNTERS. */
+ * (answered with BUS_REPLY) and BUS_COUNTERS. The BUS_CALL body is
+ * {"method", "params", "rpc"}: for daemon.stats "rpc" is the front end's
+ * counters, for every other method {"client": "<hex routing id>"}, the
+ * identity session handles belong to.
+ *
+ * Registry: session.open validates nothing more than the method table did;
+ * with share (default true) an open session with the same portal, target,
+ * initiator_name, auth (the whole object: an attach needs the same
+ * credentials), negotiate, keepalive, recovery and digest_byte_order gets
+ * one more handle ("attached": true, no login). Otherwise a new session
+ * "s<n>" is placed on the io actor with the fewest sessions and ENG_OPEN
+ * goes there; dispatch never blocks: calls waiting for an io actor are kept
+ * by correlation id. On success ENG_ROUTE goes to the front end before the
+ * BUS_REPLY. session.close releases the calling client's handle and sends
+ * ENG_CLOSE (aux 1 with force) when the last goes or with force, after the
+ * route is removed. protocol.logout removes the route and sends ENG_LOGOUT;
+ * the entry stays in state "closed" until its handles are released.
+ * session.get / session.list merge the registry (session, target, portal,
+ * refs) with ENG_GET (exactly the keys of API.md <session info>);
+ * daemon.stats sums the sessions' counters. Credentials are never part of
+ * any answer, log or event made here. */
 #ifndef UISCSI_ACTORS_DISPATCH_H
 #define UISCSI_ACTORS_DISPATCH_H
 
@@ -18,11 +34,17 @@
 #include "actors/rt/rt_actor.h"
 #include "actors/rt/rt_reactor.h"
 
+/* Where io actor k binds (DISPATCH_IO_PREFIX "<k>"). */
+#define DISPATCH_IO_PREFIX "inproc://uis-io-"
+
 typedef struct {
     const char *api_endpoint;     /* inproc ROUTER bind */
     const char *metrics_endpoint; /* the metrics actor's API, or NULL */
     uis_limits_t limits;
     uint32_t metrics_interval_ms; /* daemon.metrics period, 0 = off */
+    uint32_t io_threads;          /* io actors to place sessions on (0: none) */
+    const char *io_prefix;        /* io actor k binds <io_prefix><k>; NULL:
+                                     DISPATCH_IO_PREFIX */
 } dispatch_config_t;
 
 typedef struct dispatch dispatch_t;
@@ -38,9 +60,12 @@ void dispatch_destroy (dispatch_t **self_p);
 int dispatch_attach (dispatch_t *self, rt_reactor_t *reactor);
 void dispatch_detach (dispatch_t *self, rt_reactor_t *reactor);
 
-/* Answers one call: returns the result (status 0) or an error object
- * (*status_p < 0); new reference, NULL when out of memory. rpc is the front
- * end's counters object for daemon.stats (borrowed, may be NULL). */
+/* Answers one call from the registry alone (no io actor): daemon.stats
+ * without the sessions' counters, session.list and session.get from the
+ * last data known, else SESSION_NOT_FOUND. Returns the result (status 0) or
+ * an error object (*status_p < 0); new reference, NULL when out of memory.
+ * rpc is the front end's counters object for daemon.stats (borrowed, may be
+ * NULL). */
 json_t *dispatch_call (dispatch_t *self, const char *method, const json_t *params,
                        const json_t *rpc, int *status_p);
 

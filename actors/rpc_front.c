@@ -10,16 +10,54 @@
 #include <zmq.h>
 
 #include "actors/bus.h"
+#include "actors/engine.h"
 #include "actors/log.h"
 #include "actors/rt/rt_ctx.h"
 #include "proto/errors.h"
+#include "proto/pdu.h"
 #include "rpc/bulk.h"
 #include "rpc/errors.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/methods.h"
+#include "rpc/scsi.h"
 
 #define S_DRAIN_MAX 256  /* requests read per round before polling again */
 #define S_BUCKETS   1024 /* client table buckets */
+#define S_ROUTES    1024 /* route table buckets */
+#define S_BS_MAX    256  /* cached block sizes per session */
+#define S_IO_MAX    4096 /* io actors the front end talks to */
+#define S_IO_PREFIX "inproc://uis-io-"
+
+/* A cached LUN block size of a session (learned by READ CAPACITY). */
+typedef struct s_bs {
+    struct s_bs *next;
+    uint8_t lun[8];
+    uint32_t block_size;
+} s_bs_t;
+
+/* Where a session lives (ENG_ROUTE from dispatch). */
+typedef struct s_route {
+    struct s_route *next;
+    uint32_t session; /* numeric id */
+    uint32_t io;      /* io actor index */
+    s_bs_t *bs;
+    size_t nbs;
+    char id[]; /* the string id */
+} s_route_t;
+
+/* State of one call sent to an io actor. */
+typedef struct {
+    rpc_scsi_op_t *op; /* SCSI calls; NULL for TMF/NOP/CONFIRM */
+    uint32_t session;
+    uint32_t io;
+    bool sent;      /* a command or request is at the io actor */
+    bool has_out;   /* out holds the Data-Out (a shared reference) */
+    zmq_msg_t out;  /* the call's data param, kept for resends */
+    bool has_in;    /* in holds the last Data-In */
+    zmq_msg_t in;   /* Data-In of the last completion */
+    size_t in_len;  /* bytes of it that are data (done.bytes) */
+    uint8_t lun[8]; /* for the block size cache */
+} s_call_t;
 
 /* A client with messages in flight, keyed by its routing id. */
 typedef struct s_client {
@@ -42,6 +80,7 @@ typedef struct {
     size_t nout;
     size_t outcap;
     rpc_msg_t *msg;
+    s_call_t *calls; /* per call, made when a call goes to an io actor */
 } s_job_t;
 
 typedef struct {
@@ -59,6 +98,11 @@ struct rpc_front {
     void *router;
     void *metrics;  /* DEALER to the metrics actor, or NULL */
     void *dispatch; /* DEALER to the dispatch actor, or NULL */
+    void **io;      /* DEALERs to the io actors, by index (NULL: not yet) */
+    uint32_t nio;
+    char *io_prefix;
+    s_route_t *routes[S_ROUTES];
+    size_t nroutes;
     rt_reactor_t *reactor;
     int timer;
     int drain_timer;
@@ -87,6 +131,8 @@ struct rpc_front {
     size_t nclients;
     s_counters_t counters;
 };
+
+static int s_on_io (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg);
 
 /* Monotonic milliseconds. */
 static int64_t
@@ -154,6 +200,162 @@ s_client_drop (rpc_front_t *self, s_client_t *client)
         }
 }
 
+/* ------------------------------------------------------------- routes */
+
+/* The route of a session string id, or NULL. */
+static s_route_t *
+s_route_find (rpc_front_t *self, const char *id)
+{
+    size_t len = strlen (id);
+    for (s_route_t *r = self->routes[s_bucket (id, len) % S_ROUTES]; r; r = r->next)
+        if (strcmp (r->id, id) == 0)
+            return r;
+    return NULL;
+}
+
+/* Frees a route and its cache. */
+static void
+s_route_free (s_route_t *r)
+{
+    while (r->bs) {
+        s_bs_t *b = r->bs;
+        r->bs = b->next;
+        free (b);
+    }
+    free (r);
+}
+
+/* Removes the route of id (if any). */
+static void
+s_route_remove (rpc_front_t *self, const char *id)
+{
+    for (s_route_t **pp = &self->routes[s_bucket (id, strlen (id)) % S_ROUTES]; *pp;
+         pp = &(*pp)->next)
+        if (strcmp ((*pp)->id, id) == 0) {
+            s_route_t *r = *pp;
+            *pp = r->next;
+            s_route_free (r);
+            self->nroutes--;
+            return;
+        }
+}
+
+/* Adds or replaces the route of id. Returns 0 or UIS_ERR_NOMEM. */
+static int
+s_route_set (rpc_front_t *self, const char *id, uint32_t session, uint32_t io)
+{
+    s_route_remove (self, id);
+    size_t len = strlen (id);
+    s_route_t *r = calloc (1, sizeof *r + len + 1);
+    if (!r)
+        return UIS_ERR_NOMEM;
+    memcpy (r->id, id, len + 1);
+    r->session = session;
+    r->io = io;
+    size_t b = s_bucket (id, len) % S_ROUTES;
+    r->next = self->routes[b];
+    self->routes[b] = r;
+    self->nroutes++;
+    return 0;
+}
+
+/* The cached block size of a LUN of a session, 0 when unknown. */
+static uint32_t
+s_bs_get (const s_route_t *r, const uint8_t lun[8])
+{
+    for (const s_bs_t *b = r ? r->bs : NULL; b; b = b->next)
+        if (memcmp (b->lun, lun, 8) == 0)
+            return b->block_size;
+    return 0;
+}
+
+/* Applies an op's cache note (rpc_scsi_op_cache_note) to a session. */
+static void
+s_bs_note (s_route_t *r, const uint8_t lun[8], int64_t note)
+{
+    if (!r || note == 0)
+        return;
+    for (s_bs_t **pp = &r->bs; *pp; pp = &(*pp)->next)
+        if (memcmp ((*pp)->lun, lun, 8) == 0) {
+            if (note > 0)
+                (*pp)->block_size = (uint32_t)note;
+            else {
+                s_bs_t *b = *pp;
+                *pp = b->next;
+                free (b);
+                r->nbs--;
+            }
+            return;
+        }
+    if (note < 0 || note > UINT32_MAX || r->nbs >= S_BS_MAX)
+        return;
+    s_bs_t *b = calloc (1, sizeof *b);
+    if (!b)
+        return;
+    memcpy (b->lun, lun, 8);
+    b->block_size = (uint32_t)note;
+    b->next = r->bs;
+    r->bs = b;
+    r->nbs++;
+}
+
+/* The DEALER to io actor k, connected on first use; NULL when k is out of
+ * range or the socket cannot be made. */
+static void *
+s_io_socket (rpc_front_t *self, uint32_t k)
+{
+    if (k >= S_IO_MAX)
+        return NULL;
+    if (k >= self->nio) {
+        void **io = realloc (self->io, (k + 1) * sizeof *io);
+        if (!io)
+            return NULL;
+        for (uint32_t j = self->nio; j <= k; j++)
+            io[j] = NULL;
+        self->io = io;
+        self->nio = k + 1;
+    }
+    if (!self->io[k]) {
+        char ep[256];
+        snprintf (ep, sizeof ep, "%s%u", self->io_prefix, k);
+        void *sock = rt_socket_new (ZMQ_DEALER);
+        if (!sock)
+            return NULL;
+        if (zmq_connect (sock, ep) != 0) {
+            rt_socket_destroy (&sock);
+            return NULL;
+        }
+        if (self->reactor
+            && rt_reactor_add_socket (self->reactor, sock, ZMQ_POLLIN, s_on_io, self)
+                   != 0) {
+            rt_socket_destroy (&sock);
+            return NULL;
+        }
+        self->io[k] = sock;
+    }
+    return self->io[k];
+}
+
+/* ENG_ROUTE from dispatch: adds (aux = io index) or removes (aux =
+ * UINT64_MAX) the route of the session named by the body. */
+static void
+s_on_route (rpc_front_t *self, const rt_msg_t *msg)
+{
+    size_t len = 0;
+    const char *body = rt_msg_body (msg, &len);
+    char id[ENG_TAG_MAX + 1];
+    if (!body || len == 0 || len > ENG_TAG_MAX || memchr (body, '\0', len))
+        return;
+    memcpy (id, body, len);
+    id[len] = '\0';
+    if (msg->env.aux == UINT64_MAX)
+        s_route_remove (self, id);
+    else if (msg->env.aux < S_IO_MAX && msg->env.session != 0) {
+        if (s_route_set (self, id, msg->env.session, (uint32_t)msg->env.aux) == 0)
+            s_io_socket (self, (uint32_t)msg->env.aux);
+    }
+}
+
 /* --------------------------------------------------------------- jobs */
 
 /* Takes a free slot for job; returns false when RPC_FRONT_JOBS_MAX are
@@ -191,6 +393,18 @@ s_slot_take (rpc_front_t *self, s_job_t *job)
     return true;
 }
 
+/* Frees what a call holds. */
+static void
+s_call_fini (s_call_t *call)
+{
+    rpc_scsi_op_destroy (&call->op);
+    if (call->has_out)
+        zmq_msg_close (&call->out);
+    if (call->has_in)
+        zmq_msg_close (&call->in);
+    call->has_out = call->has_in = false;
+}
+
 /* Frees a job and its frames; releases its slot and in-flight count. */
 static void
 s_job_free (s_job_t *job)
@@ -207,6 +421,9 @@ s_job_free (s_job_t *job)
             s_client_drop (self, job->client);
     }
     zmq_msg_close (&job->route);
+    for (size_t i = 0; job->calls && i < rpc_msg_count (job->msg); i++)
+        s_call_fini (&job->calls[i]);
+    free (job->calls);
     for (size_t i = 0; i < job->nin; i++)
         zmq_msg_close (&job->in[i]);
     for (size_t i = 0; i < job->nout; i++)
@@ -457,6 +674,215 @@ s_h_events_get (void *ctx, rpc_msg_t *msg, size_t i)
     return rc == 0 ? 0 : s_fail_forward (msg, i, "event ring busy");
 }
 
+/* ------------------------------------------------------ io actor calls */
+
+/* The state of call i of job, made on first use; NULL when out of
+ * memory. */
+static s_call_t *
+s_call (s_job_t *job, size_t i)
+{
+    if (!job->calls)
+        job->calls = calloc (rpc_msg_count (job->msg), sizeof *job->calls);
+    return job->calls ? &job->calls[i] : NULL;
+}
+
+/* The route of call i's session; answers SESSION_NOT_FOUND and returns
+ * NULL when there is none. */
+static s_route_t *
+s_call_route (s_job_t *job, rpc_msg_t *msg, size_t i)
+{
+    const char *id =
+        json_string_value (json_object_get (rpc_msg_params (msg, i), "session"));
+    s_route_t *r = id ? s_route_find (job->front, id) : NULL;
+    if (!r)
+        rpc_msg_fail (msg, i, rpc_error_session_not_found (id));
+    return r;
+}
+
+/* Sends the current command of call i's op to its io actor: ENG_CMD with
+ * the Data-Out as data frame 0 (a shared reference to the client's frame:
+ * no copy; or the parameter list the op built). Returns 0 or an error
+ * code (nothing was sent). */
+static int
+s_send_cmd (s_job_t *job, size_t i)
+{
+    rpc_front_t *self = job->front;
+    s_call_t *call = &job->calls[i];
+    const eng_cmd_t *cmd = rpc_scsi_op_cmd (call->op);
+    rt_msg_t m;
+    rt_msg_init (&m, ENG_CMD);
+    m.env.session = call->session;
+    m.env.corr = s_corr (job, i);
+    int rc = rt_msg_set_body (&m, cmd, sizeof *cmd);
+    const uint8_t *buf = NULL;
+    size_t len = 0;
+    rpc_scsi_out_t out = rpc_scsi_op_out (call->op, &buf, &len);
+    if (rc == 0 && out != RPC_SCSI_OUT_NONE) {
+        zmq_msg_t f;
+        zmq_msg_init (&f);
+        if (out == RPC_SCSI_OUT_PARAM)
+            rc = call->has_out && zmq_msg_copy (&f, &call->out) == 0 ? 0 : UIS_ERR_STATE;
+        else {
+            zmq_msg_close (&f);
+            rc = zmq_msg_init_size (&f, len) == 0 ? 0 : UIS_ERR_NOMEM;
+            if (rc == 0 && len)
+                memcpy (zmq_msg_data (&f), buf, len);
+            if (rc != 0)
+                zmq_msg_init (&f);
+        }
+        if (rc == 0)
+            rc = rt_msg_add_frame (&m, &f);
+        zmq_msg_close (&f);
+    }
+    void *sock = rc == 0 ? s_io_socket (self, call->io) : NULL;
+    if (rc == 0)
+        rc = sock ? rt_msg_send (&m, sock, ZMQ_DONTWAIT) : UIS_ERR_STATE;
+    rt_msg_close (&m);
+    call->sent = rc == 0;
+    return rc;
+}
+
+/* scsi.* and raw.execute: makes the op and sends its first command. */
+static int
+s_h_scsi (void *ctx, rpc_msg_t *msg, size_t i)
+{
+    s_job_t *job = ctx;
+    rpc_front_t *self = job->front;
+    json_t *params = rpc_msg_params (msg, i);
+    s_route_t *r = s_call_route (job, msg, i);
+    if (!r)
+        return 0;
+    s_call_t *call = s_call (job, i);
+    if (!call)
+        return rpc_msg_fail (msg, i, rpc_error_internal ("out of memory"));
+    call->session = r->session;
+    call->io = r->io;
+    size_t data_len = 0;
+    const json_t *data = json_object_get (params, "data");
+    if (data) {
+        rpc_frame_t views[RPC_FRONT_FRAMES_MAX];
+        for (size_t k = 0; k < job->nin; k++)
+            views[k] =
+                (rpc_frame_t){zmq_msg_data (&job->in[k]), zmq_msg_size (&job->in[k])};
+        rpc_bulk_t bulk;
+        json_t *error = rpc_bulk_resolve (data, "data", views, job->nin,
+                                          self->limits.data_bytes, &bulk);
+        if (error)
+            return rpc_msg_fail (msg, i, error);
+        int rc = 0;
+        if (bulk.frame > 0) {
+            zmq_msg_init (&call->out);
+            rc = zmq_msg_copy (&call->out, &job->in[bulk.frame]); /* shares it */
+        }
+        else if (bulk.owned) {
+            rc = zmq_msg_init_data (&call->out, bulk.owned, bulk.size, s_free, NULL);
+            if (rc == 0)
+                bulk.owned = NULL; /* libzmq frees it */
+            else
+                zmq_msg_init (&call->out);
+        }
+        else
+            zmq_msg_init (&call->out);
+        call->has_out = true;
+        data_len = bulk.size;
+        rpc_bulk_release (&bulk);
+        if (rc != 0)
+            return rpc_msg_fail (msg, i, rpc_error_internal ("out of memory"));
+    }
+    const json_t *lun = json_object_get (params, "lun");
+    if (lun)
+        rpc_scsi_lun (lun, call->lun); /* a bad LUN is refused by the op */
+    json_t *error = NULL;
+    call->op = rpc_scsi_op_new (rpc_msg_method (msg, i), params, data_len,
+                                s_bs_get (r, call->lun), self->limits.data_bytes, &error);
+    if (!call->op) {
+        s_call_fini (call);
+        return rpc_msg_fail (msg, i, error);
+    }
+    if (s_send_cmd (job, i) != 0) {
+        s_call_fini (call);
+        return s_fail_forward (msg, i, "io actor busy");
+    }
+    return 0;
+}
+
+/* raw.stream: a later issue (the session is checked first). */
+static int
+s_h_stream (void *ctx, rpc_msg_t *msg, size_t i)
+{
+    if (!s_call_route (ctx, msg, i))
+        return 0;
+    return rpc_msg_fail (msg, i, rpc_error_internal ("not implemented"));
+}
+
+/* TMF functions by method. */
+static const struct {
+    const char *method;
+    uint8_t function;
+    bool lun;
+} s_tmfs[] = {
+    {"tmf.abort_task", PDU_TMF_ABORT_TASK, false},
+    {"tmf.abort_task_set", PDU_TMF_ABORT_TASK_SET, true},
+    {"tmf.clear_task_set", PDU_TMF_CLEAR_TASK_SET, true},
+    {"tmf.lun_reset", PDU_TMF_LOGICAL_UNIT_RESET, true},
+    {"tmf.target_warm_reset", PDU_TMF_TARGET_WARM_RESET, false},
+    {"tmf.target_cold_reset", PDU_TMF_TARGET_COLD_RESET, false},
+};
+
+/* tmf.*, protocol.nop and protocol.confirm_exp_stat_sn: ENG_TMF, ENG_NOP
+ * or ENG_CONFIRM to the session's io actor, answered by ENG_REPLY. */
+static int
+s_h_session_io (void *ctx, rpc_msg_t *msg, size_t i)
+{
+    s_job_t *job = ctx;
+    rpc_front_t *self = job->front;
+    const char *method = rpc_msg_method (msg, i);
+    json_t *params = rpc_msg_params (msg, i);
+    s_route_t *r = s_call_route (job, msg, i);
+    if (!r)
+        return 0;
+    s_call_t *call = s_call (job, i);
+    if (!call)
+        return rpc_msg_fail (msg, i, rpc_error_internal ("out of memory"));
+    call->session = r->session;
+    call->io = r->io;
+    rt_msg_t m;
+    rt_msg_init (&m, strcmp (method, "protocol.nop") == 0                   ? ENG_NOP
+                     : strcmp (method, "protocol.confirm_exp_stat_sn") == 0 ? ENG_CONFIRM
+                                                                            : ENG_TMF);
+    m.env.session = r->session;
+    m.env.corr = s_corr (job, i);
+    int rc = 0;
+    if (m.env.type == ENG_TMF) {
+        eng_tmf_t tmf;
+        memset (&tmf, 0, sizeof tmf);
+        size_t t = 0;
+        while (t < sizeof s_tmfs / sizeof s_tmfs[0] && strcmp (s_tmfs[t].method, method))
+            t++;
+        if (t == sizeof s_tmfs / sizeof s_tmfs[0]) {
+            rt_msg_close (&m);
+            return rpc_msg_fail (msg, i, rpc_error_internal ("not implemented"));
+        }
+        tmf.function = s_tmfs[t].function;
+        if (s_tmfs[t].lun
+            && rpc_scsi_lun (json_object_get (params, "lun"), tmf.lun) != 0) {
+            rt_msg_close (&m);
+            return rpc_msg_fail (msg, i,
+                                 rpc_error_invalid_params ("params.lun", "not a LUN"));
+        }
+        const char *tag = json_string_value (json_object_get (params, "tag"));
+        if (tmf.function == PDU_TMF_ABORT_TASK && tag)
+            snprintf (tmf.tag, sizeof tmf.tag, "%s", tag);
+        rc = rt_msg_set_body (&m, &tmf, sizeof tmf);
+    }
+    void *sock = rc == 0 ? s_io_socket (self, r->io) : NULL;
+    if (rc == 0)
+        rc = sock ? rt_msg_send (&m, sock, ZMQ_DONTWAIT) : UIS_ERR_STATE;
+    rt_msg_close (&m);
+    call->sent = rc == 0;
+    return rc == 0 ? 0 : s_fail_forward (msg, i, "io actor busy");
+}
+
 /* Every other method: asks the dispatch actor. */
 static int
 s_forward_dispatch (s_job_t *job, rpc_msg_t *msg, size_t i)
@@ -469,6 +895,11 @@ s_forward_dispatch (s_job_t *job, rpc_msg_t *msg, size_t i)
         json_pack ("{s:s, s:O}", "method", method, "params", rpc_msg_params (msg, i));
     if (call && strcmp (method, "daemon.stats") == 0)
         json_object_set_new (call, "rpc", rpc_front_counters (self));
+    else if (call) /* the client's identity: session handles are per client */
+        json_object_set_new (call, "rpc",
+                             json_pack ("{s:o}", "client",
+                                        rpc_hex_json (zmq_msg_data (&job->route),
+                                                      zmq_msg_size (&job->route))));
     rt_msg_t fwd;
     rt_msg_init (&fwd, BUS_CALL);
     fwd.env.corr = s_corr (job, i);
@@ -650,19 +1081,34 @@ s_on_router (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
-/* A BUS_REPLY from the metrics or dispatch actor. */
-static void
-s_on_reply (rpc_front_t *self, const rt_msg_t *reply)
+/* The job of a correlation id whose call is still pending (*i_p gets the
+ * call), or NULL when it is gone (cancelled, answered). */
+static s_job_t *
+s_job_of (rpc_front_t *self, uint64_t corr, size_t *i_p)
 {
-    uint64_t corr = reply->env.corr;
     size_t slot = (size_t)((corr >> 16) & 0xffffffu);
     size_t i = (size_t)(corr & 0xffffu);
     uint32_t gen = (uint32_t)(corr >> 40);
     if (slot >= self->nslots || !self->slots[slot] || self->gens[slot] != gen)
-        return; /* the job is gone (cancelled) */
+        return NULL;
     s_job_t *job = self->slots[slot];
-    if (!rpc_msg_is_pending (job->msg, i))
-        return;
+    if (i >= rpc_msg_count (job->msg) || !rpc_msg_is_pending (job->msg, i))
+        return NULL;
+    *i_p = i;
+    return job;
+}
+
+/* A BUS_REPLY from the metrics or dispatch actor, or an ENG_REPLY from an
+ * io actor. */
+static void
+s_on_reply (rpc_front_t *self, const rt_msg_t *reply)
+{
+    size_t i = 0;
+    s_job_t *job = s_job_of (self, reply->env.corr, &i);
+    if (!job)
+        return; /* the job is gone (cancelled) */
+    if (job->calls)
+        job->calls[i].sent = false;
     json_t *value = bus_json_body (reply);
     if (!value)
         rpc_msg_fail (job->msg, i, rpc_error_internal ("malformed answer"));
@@ -676,6 +1122,123 @@ s_on_reply (rpc_front_t *self, const rt_msg_t *reply)
         s_job_finish (job);
 }
 
+/* The SCSI call i of job is done: sends its Data-In as an attachment when
+ * asked, answers the call, finishes the job when it was the last. */
+static void
+s_scsi_finish (s_job_t *job, size_t i)
+{
+    s_call_t *call = &job->calls[i];
+    size_t k = 0;
+    json_t *error = NULL;
+    if (rpc_scsi_op_has_data (call->op) && rpc_scsi_op_wants_attachment (call->op)) {
+        zmq_msg_t *f = s_job_add_out (job, &k);
+        if (!f)
+            error = rpc_error_limit_exceeded ("frames", RPC_FRONT_FRAMES_MAX);
+        else if (call->has_in && call->in_len == zmq_msg_size (&call->in)) {
+            zmq_msg_move (f, &call->in); /* the io actor's buffer: no copy */
+        }
+        else if (call->in_len > 0) {
+            /* The frame is larger than the data: send the data only. */
+            zmq_msg_close (f);
+            if (zmq_msg_init_size (f, call->in_len) == 0)
+                memcpy (zmq_msg_data (f), zmq_msg_data (&call->in), call->in_len);
+            else {
+                zmq_msg_init (f);
+                error = rpc_error_internal ("out of memory");
+            }
+        }
+    }
+    int status = 0;
+    json_t *v = error ? NULL : rpc_scsi_op_take (call->op, k, &status);
+    if (error)
+        rpc_msg_fail (job->msg, i, error);
+    else if (!v)
+        rpc_msg_fail (job->msg, i, rpc_error_internal ("out of memory"));
+    else if (status == 0)
+        rpc_msg_answer (job->msg, i, v);
+    else
+        rpc_msg_fail (job->msg, i, v);
+    s_call_fini (call);
+    if (rpc_msg_pending_count (job->msg) == 0)
+        s_job_finish (job);
+}
+
+/* ENG_CMD_DONE from an io actor: feeds the op; sends its next command or
+ * answers the call. */
+static void
+s_on_cmd_done (rpc_front_t *self, rt_msg_t *m)
+{
+    size_t i = 0;
+    s_job_t *job = s_job_of (self, m->env.corr, &i);
+    if (!job || !job->calls || !job->calls[i].op)
+        return; /* cancelled: the Data-In frame is dropped */
+    s_call_t *call = &job->calls[i];
+    call->sent = false;
+    rpc_scsi_step_t step;
+    const eng_done_t *done = rt_msg_body_as (m, sizeof *done);
+    if (m->env.status != 0) {
+        json_t *e = bus_json_body (m);
+        if (!json_is_object (e)) {
+            json_decref (e);
+            e = rpc_error_internal ("malformed answer");
+        }
+        step = rpc_scsi_op_fail (call->op, e);
+    }
+    else if (!done)
+        step = rpc_scsi_op_fail (call->op, rpc_error_internal ("malformed answer"));
+    else {
+        if (call->has_in)
+            zmq_msg_close (&call->in);
+        call->has_in = false;
+        call->in_len = 0;
+        const uint8_t *data = NULL;
+        if (m->ndata > 0) {
+            zmq_msg_init (&call->in);
+            rt_msg_take_frame (m, 0, &call->in);
+            call->has_in = true;
+            data = zmq_msg_data (&call->in);
+            call->in_len = zmq_msg_size (&call->in);
+            if (done->bytes < call->in_len)
+                call->in_len = done->bytes;
+        }
+        step = rpc_scsi_op_feed (call->op, done, data, call->in_len);
+    }
+    int64_t note = rpc_scsi_op_cache_note (call->op);
+    if (note != 0) {
+        const char *id =
+            json_string_value (json_object_get (rpc_msg_params (job->msg, i), "session"));
+        s_route_t *r = id ? s_route_find (self, id) : NULL;
+        if (r && r->session == call->session)
+            s_bs_note (r, call->lun, note);
+    }
+    if (step == RPC_SCSI_SEND) {
+        if (s_send_cmd (job, i) == 0)
+            return;
+        rpc_scsi_op_fail (call->op, rpc_error_internal ("io actor busy"));
+    }
+    s_scsi_finish (job, i);
+}
+
+/* An io actor's DEALER is ready: completions and replies. */
+static int
+s_on_io (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
+{
+    (void)reactor;
+    rpc_front_t *self = arg;
+    for (int n = 0; n < 1000; n++) {
+        rt_msg_t msg;
+        int rc = rt_msg_recv (&msg, item->socket, ZMQ_DONTWAIT);
+        if (rc == 0 && msg.env.type == ENG_CMD_DONE)
+            s_on_cmd_done (self, &msg);
+        else if (rc == 0 && msg.env.type == ENG_REPLY)
+            s_on_reply (self, &msg);
+        rt_msg_close (&msg);
+        if (rc != 0 && rc != UIS_ERR_MALFORMED && rc != UIS_ERR_TOO_LONG)
+            break;
+    }
+    return 0;
+}
+
 /* A DEALER to another actor is ready: answers. */
 static int
 s_on_actor (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
@@ -687,6 +1250,8 @@ s_on_actor (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
         int rc = rt_msg_recv (&msg, item->socket, ZMQ_DONTWAIT);
         if (rc == 0 && msg.env.type == BUS_REPLY)
             s_on_reply (self, &msg);
+        else if (rc == 0 && msg.env.type == ENG_ROUTE)
+            s_on_route (self, &msg);
         rt_msg_close (&msg);
         if (rc != 0 && rc != UIS_ERR_MALFORMED && rc != UIS_ERR_TOO_LONG)
             break;
@@ -728,6 +1293,16 @@ s_methods_init (rpc_front_t *self)
     rpc_methods_set_handler (self->methods, "daemon.info", s_h_info);
     rpc_methods_set_handler (self->methods, "rpc.echo", s_h_echo);
     rpc_methods_set_handler (self->methods, "events.get", s_h_events_get);
+    for (size_t i = 0; i < self->ndefs; i++) {
+        const char *name = self->defs[i].name;
+        if (rpc_scsi_is_method (name))
+            rpc_methods_set_handler (self->methods, name, s_h_scsi);
+        else if (strncmp (name, "tmf.", 4) == 0 || strcmp (name, "protocol.nop") == 0
+                 || strcmp (name, "protocol.confirm_exp_stat_sn") == 0)
+            rpc_methods_set_handler (self->methods, name, s_h_session_io);
+        else if (strcmp (name, "raw.stream") == 0)
+            rpc_methods_set_handler (self->methods, name, s_h_stream);
+    }
     self->discover = rpc_methods_discover (self->methods);
     return self->discover ? 0 : UIS_ERR_NOMEM;
 }
@@ -766,9 +1341,16 @@ rpc_front_new (const rpc_front_config_t *config, int *err)
         strdup (config->events_endpoint ? config->events_endpoint : "");
     if (!self->endpoint || !self->events_endpoint)
         goto fail;
+    self->io_prefix = strdup (config->io_prefix ? config->io_prefix : S_IO_PREFIX);
+    if (!self->io_prefix)
+        goto fail;
     rc = s_methods_init (self);
     if (rc)
         goto fail;
+    rc = UIS_ERR_STATE;
+    for (uint32_t k = 0; k < config->io_threads && k < S_IO_MAX; k++)
+        if (!s_io_socket (self, k))
+            goto fail;
     rc = s_connect (&self->metrics, config->metrics_endpoint);
     if (rc == 0)
         rc = s_connect (&self->dispatch, config->dispatch_endpoint);
@@ -815,6 +1397,16 @@ rpc_front_destroy (rpc_front_t **self_p)
     rt_socket_destroy (&self->router);
     rt_socket_destroy (&self->metrics);
     rt_socket_destroy (&self->dispatch);
+    for (uint32_t k = 0; k < self->nio; k++)
+        rt_socket_destroy (&self->io[k]);
+    free (self->io);
+    free (self->io_prefix);
+    for (size_t b = 0; b < S_ROUTES; b++)
+        while (self->routes[b]) {
+            s_route_t *r = self->routes[b];
+            self->routes[b] = r->next;
+            s_route_free (r);
+        }
     free (self->slots);
     free (self->gens);
     free (self->free_slots);
@@ -837,6 +1429,9 @@ rpc_front_attach (rpc_front_t *self, rt_reactor_t *reactor)
     if (rc == 0 && self->dispatch)
         rc =
             rt_reactor_add_socket (reactor, self->dispatch, ZMQ_POLLIN, s_on_actor, self);
+    for (uint32_t k = 0; rc == 0 && k < self->nio; k++)
+        if (self->io[k])
+            rc = rt_reactor_add_socket (reactor, self->io[k], ZMQ_POLLIN, s_on_io, self);
     if (rc == 0 && self->dispatch && self->counters_interval_ms > 0) {
         int id = rt_reactor_timer_add (reactor, self->counters_interval_ms, 0, s_on_tick,
                                        self);
@@ -858,6 +1453,9 @@ rpc_front_detach (rpc_front_t *self, rt_reactor_t *reactor)
         rt_reactor_remove_socket (reactor, self->metrics);
     if (self->dispatch)
         rt_reactor_remove_socket (reactor, self->dispatch);
+    for (uint32_t k = 0; k < self->nio; k++)
+        if (self->io[k])
+            rt_reactor_remove_socket (reactor, self->io[k]);
     if (self->timer > 0)
         rt_reactor_timer_cancel (reactor, self->timer);
     if (self->drain_timer > 0)
@@ -884,9 +1482,21 @@ rpc_front_cancel_all (rpc_front_t *self)
         s_job_t *job = self->slots[s];
         if (!job)
             continue;
-        for (size_t i = 0; i < rpc_msg_count (job->msg); i++)
+        for (size_t i = 0; i < rpc_msg_count (job->msg); i++) {
+            s_call_t *call = job->calls ? &job->calls[i] : NULL;
+            if (call && call->sent && call->op && call->io < self->nio
+                && self->io[call->io]) {
+                /* The io actor aborts the command and sends no reply. */
+                rt_msg_t m;
+                rt_msg_init (&m, ENG_CANCEL);
+                m.env.session = call->session;
+                m.env.corr = s_corr (job, i);
+                rt_msg_send (&m, self->io[call->io], ZMQ_DONTWAIT);
+                rt_msg_close (&m);
+            }
             if (rpc_msg_is_pending (job->msg, i))
                 rpc_msg_fail (job->msg, i, rpc_error_cancelled ());
+        }
         s_job_finish (job);
         n++;
     }

@@ -42,6 +42,9 @@ typedef struct {
     uis_limits_t limits;
     uint32_t counters_interval_ms; /* BUS_COUNTERS to dispatch, 0 = never */
     int64_t start_ms;              /* CLOCK_MONOTONIC ms of the daemon start */
+    uint32_t io_threads;           /* io actors to connect to (0: none) */
+    const char *io_prefix;         /* io actor k binds <io_prefix><k>; NULL:
+                                      "inproc://uis-io-" */
 } rpc_front_config_t;
 
 typedef struct rpc_front rpc_front_t;

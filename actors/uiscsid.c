@@ -21,6 +21,7 @@
 #include "actors/bus.h"
 #include "actors/config.h"
 #include "actors/dispatch.h"
+#include "actors/io.h"
 #include "actors/log.h"
 #include "actors/metrics.h"
 #include "actors/rpc_front.h"
@@ -49,6 +50,9 @@ typedef struct {
     rt_actor_t *metrics;
     rt_actor_t *dispatch;
     rt_actor_t *front;
+    unsigned nio; /* io actors, one per I/O thread */
+    rt_group_t **io_groups;
+    rt_actor_t **io;
     char metrics_api[64];
     char dispatch_api[64];
 } s_daemon_t;
@@ -318,6 +322,65 @@ s_publish_state (s_daemon_t *self, const char *state)
     rt_msg_close (&msg);
 }
 
+static bool s_stop_actor (rt_actor_t **actor_p, int timeout_ms);
+
+/* Starts --io-threads io actors (default one per core), each on an
+ * rt_group thread of its own, binding inproc://uis-io-<k>. Returns 0 or -1. */
+static int
+s_start_io (s_daemon_t *self)
+{
+    unsigned n = self->config.io_threads;
+    if (n == 0) {
+        long cores = sysconf (_SC_NPROCESSORS_ONLN);
+        n = cores > 0 ? (unsigned)(cores < 1024 ? cores : 1024) : 1;
+    }
+    self->io_groups = calloc (n, sizeof *self->io_groups);
+    self->io = calloc (n, sizeof *self->io);
+    if (!self->io_groups || !self->io)
+        return -1;
+    self->nio = n;
+    for (unsigned k = 0; k < n; k++) {
+        char name[24];
+        snprintf (name, sizeof name, "uis-io-%u", k % 10000u);
+        self->io_groups[k] = rt_group_new (name);
+        if (!self->io_groups[k]) {
+            s_fatal ("cannot start I/O thread %u", k);
+            return -1;
+        }
+        io_config_t ic = {k, NULL, self->metrics_api};
+        int err = 0;
+        self->io[k] = rt_actor_spawn (self->io_groups[k], io_actor, &ic, &err);
+        if (!self->io[k]) {
+            s_fatal ("cannot start io actor %u (%s)", k, uis_err_name (err));
+            return -1;
+        }
+    }
+    uis_info ("main", "%u io actors", n);
+    return 0;
+}
+
+/* Stops the io actors and their threads, all within timeout_ms. Returns
+ * false when one had to be abandoned. */
+static bool
+s_stop_io (s_daemon_t *self, int timeout_ms)
+{
+    bool clean = true;
+    int64_t deadline = s_now_ms () + timeout_ms;
+    for (unsigned k = 0; k < self->nio && self->io; k++) {
+        int64_t left = deadline - s_now_ms ();
+        clean &= s_stop_actor (&self->io[k], left > 50 ? (int)left : 50);
+    }
+    for (unsigned k = 0; k < self->nio && self->io_groups; k++)
+        if (self->io_groups[k])
+            clean &= rt_group_destroy (&self->io_groups[k]) == 0;
+    free (self->io);
+    free (self->io_groups);
+    self->io = NULL;
+    self->io_groups = NULL;
+    self->nio = 0;
+    return clean;
+}
+
 /* Starts the actors: metrics and dispatch share a thread, the front end
  * has its own. daemon.state "running" is published as soon as the metrics
  * actor is up, before any other actor can publish, so it is always seq 1.
@@ -344,17 +407,18 @@ s_start_actors (s_daemon_t *self, int64_t start_ms)
         return -1;
     }
     s_publish_state (self, "running");
-    dispatch_config_t dc = {self->dispatch_api, self->metrics_api, cfg->limits,
-                            cfg->metrics_interval_ms};
+    if (s_start_io (self) != 0)
+        return -1;
+    dispatch_config_t dc = {self->dispatch_api,       self->metrics_api, cfg->limits,
+                            cfg->metrics_interval_ms, self->nio,         NULL};
     self->dispatch = rt_actor_spawn (self->ctl, dispatch_actor, &dc, &err);
     if (!self->dispatch) {
         s_fatal ("cannot start the dispatcher (%s)", uis_err_name (err));
         return -1;
     }
-    rpc_front_config_t fc = {cfg->rpc,          cfg->events,
-                             self->metrics_api, self->dispatch_api,
-                             cfg->limits,       cfg->metrics_interval_ms,
-                             start_ms};
+    rpc_front_config_t fc = {cfg->rpc,           cfg->events, self->metrics_api,
+                             self->dispatch_api, cfg->limits, cfg->metrics_interval_ms,
+                             start_ms,           self->nio,   NULL};
     self->front = rt_actor_spawn (self->rpc, rpc_front_actor, &fc, &err);
     if (!self->front) {
         s_fatal ("cannot bind the RPC endpoint %s (%s)", cfg->rpc, uis_err_name (err));
@@ -393,6 +457,7 @@ s_stop_actors (s_daemon_t *self)
     s_publish_state (self, "stopping");
     clean &= s_stop_actor (&self->front, step);
     clean &= s_stop_actor (&self->dispatch, step);
+    clean &= s_stop_io (self, step);
     clean &= s_stop_actor (&self->metrics, step);
     if (self->rpc)
         clean &= rt_group_destroy (&self->rpc) == 0;

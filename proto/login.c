@@ -137,8 +137,8 @@ s_name_ok (const char *s)
 {
     if (!s)
         return false;
-    size_t n = strnlen (s, LOGIN_NAME_MAX + 1);
-    return n >= 1 && n <= LOGIN_NAME_MAX;
+    size_t n = strnlen (s, LOGIN_ISCSI_NAME_MAX + 1);
+    return n >= 1 && n <= LOGIN_ISCSI_NAME_MAX;
 }
 
 /* true for NotUnderstood / Irrelevant / Reject (§6.2). */

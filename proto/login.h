@@ -70,7 +70,7 @@
 #include "pdu.h"
 #include "portal.h"
 
-#define LOGIN_NAME_MAX           223  /* iSCSI name, bytes (§4.2.7.1) */
+#define LOGIN_ISCSI_NAME_MAX     223  /* iSCSI name, bytes (§4.2.7.1) */
 #define LOGIN_MAX_ROUNDS_DEFAULT 16   /* complete responses per login */
 #define LOGIN_MAX_PDUS_DEFAULT   256  /* response PDUs per login */
 #define LOGIN_DSL                8192 /* data segment limit during login */
@@ -82,7 +82,7 @@ typedef enum login_auth {
 
 /* Configuration; login_new copies everything it keeps. */
 typedef struct login_config {
-    const char *initiator_name;  /* required, 1..LOGIN_NAME_MAX bytes */
+    const char *initiator_name;  /* required, 1..LOGIN_ISCSI_NAME_MAX bytes */
     const char *initiator_alias; /* optional (NULL) */
     const char *target_name;     /* required for a normal session, NULL for
                                     a discovery session */

@@ -62,7 +62,9 @@ s_fix_new (uint32_t in_flight, uint32_t frame0)
                               EP_DISPATCH,
                               {frame0, 64u << 20, in_flight, 1024},
                               0,
-                              0};
+                              0,
+                              0,
+                              NULL};
     int err = 0;
     f->front = rpc_front_new (&cfg, &err);
     assert_non_null (f->front);
@@ -597,7 +599,8 @@ test_actor_drain (void **state)
     void *metrics = rt_socket_new (ZMQ_ROUTER);
     assert_int_equal (zmq_bind (metrics, EP_METRICS), 0);
     rpc_front_config_t cfg = {
-        EP_RPC, "inproc://x", EP_METRICS, NULL, {1 << 20, 64u << 20, 256, 1024}, 0, 0};
+        EP_RPC, "inproc://x", EP_METRICS, NULL, {1 << 20, 64u << 20, 256, 1024}, 0, 0,
+        0,      NULL};
     rt_actor_t *actor = rt_actor_new (rpc_front_actor, &cfg);
     assert_non_null (actor);
     void *c = rt_socket_new (ZMQ_DEALER);

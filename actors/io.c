@@ -1,0 +1,2109 @@
+/* io.c: the io actor: sessions, their connections, logins and engines,
+ * driven by actors/engine.h messages on a ROUTER. See io.h. */
+#include "actors/io.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "actors/bus.h"
+#include "actors/conn.h"
+#include "actors/login_flow.h"
+#include "actors/engine.h"
+#include "actors/log.h"
+#include "actors/metrics.h"
+#include "actors/rt/rt_ctx.h"
+#include "proto/errors.h"
+#include "proto/lun.h"
+#include "proto/sendtargets.h"
+#include "proto/session.h"
+#include "proto/textx.h"
+#include "rpc/errors.h"
+
+#define S_BUCKETS         1024
+#define S_PEERS_MAX       64
+#define S_DRAIN_MAX       256        /* router messages per round */
+#define S_RX_BUDGET       (4u << 20) /* bytes read per session per round */
+#define S_PUMP_ROUNDS     16         /* batches written per session per round */
+#define S_LOGIN_DSL       65536      /* framer limit during login */
+#define S_LOGIN_ITT       0x4c000001u
+#define S_DISC_TEXT_ITT   0x4c000002u
+#define S_DISC_LOGOUT_ITT 0x4c000003u
+#define S_CMD_TIMEOUT_MS  30000
+
+typedef enum {
+    ST_NEW = 0,
+    ST_CONNECTING,
+    ST_LOGGING_IN,
+    ST_FULL_FEATURE,
+    ST_LOGGING_OUT,
+    ST_FAILED,
+    ST_CLOSED,
+} s_state_t;
+
+static const char *s_state_names[] = {
+    "new", "connecting", "logging_in", "full_feature", "logging_out", "failed", "closed"};
+
+typedef enum {
+    K_CMD = 0,
+    K_OPEN,
+    K_RECONNECT,
+    K_DISCOVER,
+    K_CLOSE,
+    K_LOGOUT,
+    K_TMF,
+    K_NOP,
+    K_ABORT,
+} s_kind_t;
+
+typedef struct io io_t;
+typedef struct s_sess s_sess_t;
+typedef struct s_req s_req_t;
+
+/* A request in progress: a command, a control call, or an internal ABORT
+ * TASK. Engine tasks carry it as their cookie. */
+struct s_req {
+    s_kind_t kind;
+    s_sess_t *sess;
+    int peer; /* index in io->peers, -1: nobody waits */
+    uint64_t corr;
+    bool replied;
+    s_req_t *prev, *next; /* the session's live list */
+    size_t heap_idx;      /* SIZE_MAX: no deadline */
+    uint64_t deadline;
+    uint64_t start_us;
+    uint32_t timeout_ms;
+    /* commands */
+    uint32_t itt;
+    zmq_msg_t din, dout;
+    bool has_din, has_dout;
+    uint8_t lun[8];
+    uint8_t opcode;
+    uint32_t flags;
+    char tag[ENG_TAG_MAX + 1];
+    bool timed_out, abort_sent;
+    bool forced;
+    s_req_t *free_next;
+};
+
+struct s_sess {
+    io_t *io;
+    uint32_t id;
+    char name[96];
+    s_sess_t *hnext;
+    s_sess_t *onext; /* discovery sessions (not in the hash) */
+    s_state_t state;
+    bool discovery;
+    bool doomed;  /* free at the end of the current handler */
+    bool closing; /* s_close_finish under way: failures are CANCELLED */
+    login_flow_t *flow;
+    conn_t *conn;
+    int fd_reg; /* fd registered on the reactor, or -1 */
+    short fd_events;
+    int adopt_fd; /* an fd given with ENG_OPEN, used once */
+    login_t *login;
+    session_t *eng;
+    textx_t *textx;
+    uint32_t cmdsn, exp_statsn;
+    uis_neg_params_t params;
+    uint16_t tsih;
+    s_req_t *ctl;  /* pending control request */
+    s_req_t *live; /* engine tasks */
+    uint32_t in_flight;
+    const char *fail_reason;
+    const char *dead_pending;
+    const char *dead_detail;
+    json_t *last_error;
+    struct {
+        uint64_t commands, bytes_in, bytes_out, pdus_in, pdus_out, errors, reconnects;
+    } ctr;
+    session_out_t outs[CONN_TX_BATCH];
+    size_t nouts;
+    zmq_msg_t *deferred;
+    size_t ndeferred, capdeferred;
+};
+
+typedef struct {
+    uint8_t id[BUS_ROUTING_ID_MAX];
+    size_t len;
+} s_peer_t;
+
+struct io {
+    rt_body_t *body;
+    rt_reactor_t *reactor;
+    void *router;
+    metrics_client_t *metrics;
+    unsigned index;
+    s_sess_t *buckets[S_BUCKETS];
+    s_sess_t *others;
+    size_t nsess;
+    s_req_t **heap;
+    size_t nheap, capheap;
+    s_req_t *free_reqs;
+    s_peer_t peers[S_PEERS_MAX];
+    size_t npeers;
+    int tick_timer, metrics_timer;
+};
+
+/* ------------------------------------------------------------ utilities */
+
+static uint64_t
+s_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t
+s_now_ms (void)
+{
+    return s_now_us () / 1000u;
+}
+
+/* Writes the endpoint of io actor k. */
+int
+io_endpoint (unsigned index, char *buf, size_t size)
+{
+    int n = snprintf (buf, size, IO_ENDPOINT_FMT, index);
+    return n > 0 && (size_t)n < size ? 0 : UIS_ERR_BUFFER_TOO_SMALL;
+}
+
+static void s_sess_free (s_sess_t *sess);
+static void s_conn_dead (s_sess_t *sess, const char *reason);
+static void s_pump (s_sess_t *sess);
+static void s_drain_events (s_sess_t *sess);
+static void s_close_finish (s_sess_t *sess, const char *reason);
+
+/* ----------------------------------------------------------- the heap */
+
+static void
+s_heap_swap (io_t *io, size_t a, size_t b)
+{
+    s_req_t *t = io->heap[a];
+    io->heap[a] = io->heap[b];
+    io->heap[b] = t;
+    io->heap[a]->heap_idx = a;
+    io->heap[b]->heap_idx = b;
+}
+
+static void
+s_heap_up (io_t *io, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (io->heap[p]->deadline <= io->heap[i]->deadline)
+            break;
+        s_heap_swap (io, i, p);
+        i = p;
+    }
+}
+
+static void
+s_heap_down (io_t *io, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < io->nheap && io->heap[l]->deadline < io->heap[m]->deadline)
+            m = l;
+        if (r < io->nheap && io->heap[r]->deadline < io->heap[m]->deadline)
+            m = r;
+        if (m == i)
+            return;
+        s_heap_swap (io, i, m);
+        i = m;
+    }
+}
+
+/* Removes req from the deadline heap (no-op when not in it). */
+static void
+s_heap_remove (io_t *io, s_req_t *req)
+{
+    size_t i = req->heap_idx;
+    if (i == SIZE_MAX)
+        return;
+    req->heap_idx = SIZE_MAX;
+    io->nheap--;
+    if (i == io->nheap)
+        return;
+    io->heap[i] = io->heap[io->nheap];
+    io->heap[i]->heap_idx = i;
+    s_heap_up (io, i);
+    s_heap_down (io, io->heap[i]->heap_idx);
+}
+
+/* (Re)arms req's deadline at deadline (ms). Returns 0 or UIS_ERR_NOMEM. */
+static int
+s_heap_set (io_t *io, s_req_t *req, uint64_t deadline)
+{
+    s_heap_remove (io, req);
+    if (io->nheap == io->capheap) {
+        size_t cap = io->capheap ? 2 * io->capheap : 256;
+        s_req_t **h = realloc (io->heap, cap * sizeof *h);
+        if (!h)
+            return UIS_ERR_NOMEM;
+        io->heap = h;
+        io->capheap = cap;
+    }
+    req->deadline = deadline;
+    req->heap_idx = io->nheap;
+    io->heap[io->nheap++] = req;
+    s_heap_up (io, req->heap_idx);
+    return 0;
+}
+
+/* -------------------------------------------------------- requests */
+
+/* Takes a request record from the free list (or mallocs one). */
+static s_req_t *
+s_req_new (s_sess_t *sess, s_kind_t kind, int peer, uint64_t corr)
+{
+    io_t *io = sess->io;
+    s_req_t *req = io->free_reqs;
+    if (req)
+        io->free_reqs = req->free_next;
+    else if (!(req = malloc (sizeof *req)))
+        return NULL;
+    memset (req, 0, sizeof *req);
+    req->kind = kind;
+    req->sess = sess;
+    req->peer = peer;
+    req->corr = corr;
+    req->heap_idx = SIZE_MAX;
+    req->start_us = s_now_us ();
+    return req;
+}
+
+/* Links an engine task's request into the session's live list. */
+static void
+s_req_link (s_sess_t *sess, s_req_t *req)
+{
+    req->prev = NULL;
+    req->next = sess->live;
+    if (sess->live)
+        sess->live->prev = req;
+    sess->live = req;
+}
+
+/* Unlinks, drops the deadline, frees the data frames (Data-Out frames that
+ * a batch still being written may point into are deferred), recycles. */
+static void
+s_req_free (s_req_t *req)
+{
+    if (!req)
+        return;
+    s_sess_t *sess = req->sess;
+    io_t *io = sess->io;
+    s_heap_remove (io, req);
+    if (req->prev)
+        req->prev->next = req->next;
+    else if (sess->live == req)
+        sess->live = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    if (req->has_din)
+        zmq_msg_close (&req->din);
+    if (req->has_dout) {
+        bool defer = sess->conn && conn_tx_pending (sess->conn);
+        if (defer && sess->ndeferred == sess->capdeferred) {
+            size_t cap = sess->capdeferred ? 2 * sess->capdeferred : 16;
+            zmq_msg_t *d = realloc (sess->deferred, cap * sizeof *d);
+            if (d) {
+                sess->deferred = d;
+                sess->capdeferred = cap;
+            }
+        }
+        if (defer && sess->ndeferred < sess->capdeferred)
+            memcpy (&sess->deferred[sess->ndeferred++], &req->dout, sizeof req->dout);
+        else
+            zmq_msg_close (&req->dout); /* unreachable in practice: no memory */
+    }
+    req->free_next = io->free_reqs;
+    io->free_reqs = req;
+}
+
+/* Releases Data-Out frames kept until a batch was written. */
+static void
+s_release_deferred (s_sess_t *sess)
+{
+    for (size_t i = 0; i < sess->ndeferred; i++)
+        zmq_msg_close (&sess->deferred[i]);
+    sess->ndeferred = 0;
+}
+
+/* ------------------------------------------------------------ peers */
+
+/* The index of the peer with this routing id (added when new), or -1. */
+static int
+s_peer_index (io_t *io, const zmq_msg_t *id)
+{
+    size_t len = zmq_msg_size ((zmq_msg_t *)id);
+    const void *data = zmq_msg_data ((zmq_msg_t *)id);
+    for (size_t i = 0; i < io->npeers; i++)
+        if (io->peers[i].len == len && memcmp (io->peers[i].id, data, len) == 0)
+            return (int)i;
+    if (io->npeers == S_PEERS_MAX || len > BUS_ROUTING_ID_MAX)
+        return -1;
+    memcpy (io->peers[io->npeers].id, data, len);
+    io->peers[io->npeers].len = len;
+    return (int)io->npeers++;
+}
+
+/* Sends msg to a peer (frames move or are freed). */
+static void
+s_send (io_t *io, int peer, rt_msg_t *msg)
+{
+    if (peer < 0 || (size_t)peer >= io->npeers) {
+        rt_msg_close (msg);
+        return;
+    }
+    int rc = bus_router_send (io->router, io->peers[peer].id, io->peers[peer].len, msg);
+    if (rc)
+        uis_warn ("io", "reply lost (%s)", uis_err_name (rc));
+    rt_msg_close (msg);
+}
+
+/* Sends type with status and a JSON body (value stolen, may be NULL). */
+static void
+s_send_json (io_t *io, int peer, uint16_t type, uint32_t session, uint64_t corr,
+             int32_t status, json_t *value)
+{
+    rt_msg_t msg;
+    rt_msg_init (&msg, type);
+    msg.env.session = session;
+    msg.env.corr = corr;
+    msg.env.status = status;
+    if (value)
+        bus_set_json_body (&msg, value);
+    json_decref (value);
+    s_send (io, peer, &msg);
+}
+
+/* Replies an ENG_REPLY result (value stolen). */
+static void
+s_reply_ok (s_req_t *req, json_t *value)
+{
+    if (!req->replied)
+        s_send_json (req->sess->io, req->peer, ENG_REPLY, req->sess->id, req->corr, 0,
+                     value ? value : json_object ());
+    else
+        json_decref (value);
+    req->replied = true;
+}
+
+/* Replies an error object (stolen) as ENG_REPLY or ENG_CMD_DONE. */
+static void
+s_reply_err (s_req_t *req, json_t *error)
+{
+    if (req->replied) {
+        json_decref (error);
+        return;
+    }
+    int code = error ? rpc_error_code (error) : RPC_E_INTERNAL_ERROR;
+    s_send_json (req->sess->io, req->peer, req->kind == K_CMD ? ENG_CMD_DONE : ENG_REPLY,
+                 req->sess->id, req->corr, code < 0 ? code : RPC_E_INTERNAL_ERROR, error);
+    req->replied = true;
+}
+
+/* ------------------------------------------------------------- events */
+
+/* Publishes an event (fields stolen) when a metrics client exists. */
+static void
+s_publish (io_t *io, const char *topic, json_t *fields)
+{
+    if (io->metrics && fields)
+        metrics_client_publish (io->metrics, topic, fields);
+    json_decref (fields);
+}
+
+static bool
+s_interested (io_t *io, const char *topic)
+{
+    return io->metrics && metrics_client_interested (io->metrics, topic);
+}
+
+/* Moves the session to state to, publishing session.state. */
+static void
+s_set_state (s_sess_t *sess, s_state_t to, const char *reason)
+{
+    if (sess->state == to)
+        return;
+    s_state_t from = sess->state;
+    sess->state = to;
+    uis_log (UIS_LOG_DEBUG, "io", sess->name, "%s -> %s (%s)", s_state_names[from],
+             s_state_names[to], reason);
+    s_publish (sess->io, "session.state",
+               json_pack ("{s:s, s:s, s:s, s:s}", "session", sess->name, "from",
+                          s_state_names[from], "to", s_state_names[to], "reason",
+                          reason));
+}
+
+/* Publishes a pdu event for a BHS. */
+static void
+s_pdu_event (s_sess_t *sess, const char *direction, const uint8_t bhs[PDU_BHS_LEN],
+             size_t data_bytes)
+{
+    char hex[2 * PDU_BHS_LEN + 1];
+    for (size_t i = 0; i < PDU_BHS_LEN; i++)
+        snprintf (hex + 2 * i, 3, "%02x", bhs[i]);
+    s_publish (sess->io, "pdu",
+               json_pack ("{s:s, s:s, s:i, s:s, s:s, s:I}", "session", sess->name,
+                          "direction", direction, "opcode", bhs[0] & 0x3f, "opcode_name",
+                          pdu_opcode_name (bhs[0] & 0x3f), "bhs", hex, "data_bytes",
+                          (json_int_t)data_bytes));
+}
+
+/* The flat LUN number of an encoded LUN for events (raw value when it is
+ * not a simple form). */
+static json_int_t
+s_lun_int (const uint8_t lun[8])
+{
+    uint64_t n;
+    if (lun_to_int (lun, &n) == 0 && n <= INT64_MAX)
+        return (json_int_t)n;
+    return (json_int_t)(lun_to_u64 (lun) & INT64_MAX);
+}
+
+/* ------------------------------------------------------- the fd */
+
+static int s_on_fd (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg);
+
+/* Registers, updates or removes the session's fd on the reactor: events 0
+ * (or a closed conn) removes it. */
+static void
+s_fd_events (s_sess_t *sess, short events)
+{
+    io_t *io = sess->io;
+    int fd = sess->conn ? conn_fd (sess->conn) : -1;
+    if (sess->fd_reg >= 0 && (fd != sess->fd_reg || events == 0 || fd < 0)) {
+        rt_reactor_remove_fd (io->reactor, sess->fd_reg);
+        sess->fd_reg = -1;
+    }
+    if (fd < 0 || events == 0)
+        return;
+    if (sess->fd_reg < 0) {
+        if (rt_reactor_add_fd (io->reactor, fd, events, s_on_fd, sess) == 0)
+            sess->fd_reg = fd;
+    }
+    else if (sess->fd_events != events)
+        rt_reactor_set_fd_events (io->reactor, fd, events);
+    sess->fd_events = events;
+}
+
+/* Closes the connection and takes its fd off the reactor. Data-Out frames
+ * kept for the dropped batch are released. */
+static void
+s_conn_close (s_sess_t *sess)
+{
+    s_fd_events (sess, 0);
+    conn_close (sess->conn);
+    sess->nouts = 0;
+    s_release_deferred (sess);
+}
+
+/* ------------------------------------------------------- sessions */
+
+static s_sess_t **
+s_bucket (io_t *io, uint32_t id)
+{
+    return &io->buckets[(id * 2654435761u) % S_BUCKETS];
+}
+
+/* Finds a normal session by numeric id. */
+static s_sess_t *
+s_sess_find (io_t *io, uint32_t id)
+{
+    for (s_sess_t *s = *s_bucket (io, id); s; s = s->hnext)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+/* Creates a session record (not yet connected). */
+static s_sess_t *
+s_sess_new (io_t *io, uint32_t id, const char *name, bool discovery)
+{
+    s_sess_t *sess = calloc (1, sizeof *sess);
+    if (!sess)
+        return NULL;
+    sess->io = io;
+    sess->id = id;
+    sess->discovery = discovery;
+    sess->fd_reg = -1;
+    sess->adopt_fd = -1;
+    sess->cmdsn = 1;
+    snprintf (sess->name, sizeof sess->name, "%s", name);
+    sess->conn = conn_new (S_LOGIN_DSL);
+    if (!sess->conn) {
+        free (sess);
+        return NULL;
+    }
+    if (discovery) {
+        sess->onext = io->others;
+        io->others = sess;
+    }
+    else {
+        s_sess_t **b = s_bucket (io, id);
+        sess->hnext = *b;
+        *b = sess;
+        io->nsess++;
+    }
+    return sess;
+}
+
+/* Frees a session at once: connection, engine, requests (no replies). */
+static void
+s_sess_free (s_sess_t *sess)
+{
+    io_t *io = sess->io;
+    s_conn_close (sess);
+    conn_destroy (&sess->conn);
+    if (sess->adopt_fd >= 0)
+        close (sess->adopt_fd);
+    session_destroy (&sess->eng); /* before the buffers it borrows */
+    while (sess->live)
+        s_req_free (sess->live);
+    s_req_free (sess->ctl);
+    sess->ctl = NULL;
+    login_destroy (&sess->login);
+    textx_destroy (&sess->textx);
+    login_flow_destroy (&sess->flow);
+    s_release_deferred (sess);
+    free (sess->deferred);
+    json_decref (sess->last_error);
+    if (sess->discovery) {
+        for (s_sess_t **p = &io->others; *p; p = &(*p)->onext)
+            if (*p == sess) {
+                *p = sess->onext;
+                break;
+            }
+    }
+    else {
+        for (s_sess_t **p = s_bucket (io, sess->id); *p; p = &(*p)->hnext)
+            if (*p == sess) {
+                *p = sess->hnext;
+                io->nsess--;
+                break;
+            }
+    }
+    free (sess);
+}
+
+/* Frees the session if a handler marked it for it. */
+static void
+s_reap (s_sess_t *sess)
+{
+    if (sess && sess->doomed)
+        s_sess_free (sess);
+}
+
+/* Sets last_error (stolen copy kept). */
+static void
+s_last_error (s_sess_t *sess, const json_t *error)
+{
+    json_decref (sess->last_error);
+    sess->last_error = error ? json_deep_copy (error) : NULL;
+}
+
+/* ------------------------------------------------------------- login */
+
+static void s_login_send (s_sess_t *sess);
+
+/* A login attempt (open, redirect hop, reconnect, discovery) failed with
+ * error (stolen): reply to the control request and settle the state. */
+static void
+s_attempt_failed (s_sess_t *sess, json_t *error)
+{
+    s_conn_close (sess);
+    login_destroy (&sess->login);
+    textx_destroy (&sess->textx);
+    sess->ctr.errors++;
+    s_last_error (sess, error);
+    s_req_t *ctl = sess->ctl;
+    sess->ctl = NULL;
+    s_kind_t kind = ctl ? ctl->kind : K_OPEN;
+    if (ctl) {
+        s_reply_err (ctl, error);
+        s_req_free (ctl);
+    }
+    else
+        json_decref (error);
+    if (kind == K_RECONNECT) {
+        sess->fail_reason = "login_failed";
+        s_set_state (sess, ST_FAILED, "login_failed");
+    }
+    else {
+        s_set_state (sess, ST_CLOSED, "login_failed");
+        sess->doomed = true;
+    }
+}
+
+/* Starts a connection and login attempt to the flow's current portal. */
+static void
+s_start_attempt (s_sess_t *sess)
+{
+    s_conn_close (sess);
+    conn_set_digests (sess->conn, NULL);
+    conn_set_max_recv_dsl (sess->conn, S_LOGIN_DSL);
+    login_destroy (&sess->login);
+    sess->cmdsn = 1;
+    s_set_state (sess, ST_CONNECTING, "connect");
+    int rc;
+    if (sess->adopt_fd >= 0) {
+        rc = conn_adopt (sess->conn, sess->adopt_fd);
+        sess->adopt_fd = -1;
+    }
+    else
+        rc = conn_connect (sess->conn, login_flow_portal (sess->flow));
+    if (rc != 0) {
+        int e = conn_errno (sess->conn);
+        s_attempt_failed (sess, rpc_error_transport ("connect", e, strerror (e)));
+        return;
+    }
+    s_fd_events (sess, ZMQ_POLLOUT);
+}
+
+/* The connection is up: build the login machine and send its first PDU. */
+static void
+s_login_begin (s_sess_t *sess)
+{
+    json_t *error = NULL;
+    s_set_state (sess, ST_LOGGING_IN, "connected");
+    sess->login = login_flow_start (sess->flow, S_LOGIN_ITT, sess->cmdsn, &error);
+    if (!sess->login) {
+        s_attempt_failed (sess, error);
+        return;
+    }
+    s_fd_events (sess, ZMQ_POLLIN);
+    s_login_send (sess);
+}
+
+/* Hands the login machine's pending request to the connection. */
+static void
+s_login_send (s_sess_t *sess)
+{
+    while (login_state (sess->login) == LOGIN_SEND) {
+        pdu_t pdu;
+        const uint8_t *data;
+        size_t len;
+        const uint8_t *bhs;
+        if (login_next_request (sess->login, &pdu, &data, &len) != 0
+            || conn_tx_add (sess->conn, &pdu, NULL, data, len, &bhs) != 0) {
+            s_attempt_failed (sess, rpc_error_internal ("login request"));
+            return;
+        }
+        sess->ctr.pdus_out++;
+        if (s_interested (sess->io, "pdu"))
+            s_pdu_event (sess, "out", bhs, len);
+    }
+    s_pump (sess);
+}
+
+/* The negotiated digests of the session. */
+static pdu_digest_cfg_t
+s_digests (s_sess_t *sess)
+{
+    return (pdu_digest_cfg_t){sess->params.header_digest, sess->params.data_digest,
+                              login_flow_opts (sess->flow)->digest_big_endian};
+}
+
+static void s_disc_send (s_sess_t *sess);
+
+/* The open result of a session. */
+static json_t *
+s_open_result (s_sess_t *sess)
+{
+    char isid[2 * PDU_ISID_LEN + 1];
+    char portal[UIS_PORTAL_STR_MAX];
+    login_flow_isid_hex (sess->flow, isid);
+    if (uis_portal_format (login_flow_portal (sess->flow), portal, sizeof portal) != 0)
+        portal[0] = 0;
+    return json_pack ("{s:s, s:i, s:s, s:o, s:s, s:s}", "isid", isid, "tsih", sess->tsih,
+                      "state", s_state_names[sess->state], "negotiated",
+                      login_flow_negotiated_json (&sess->params), "portal", portal,
+                      "target", login_flow_target (sess->flow));
+}
+
+/* Full feature phase reached: start the engine (or the SendTargets
+ * exchange of a discovery session) and answer the control request. */
+static void
+s_login_done (s_sess_t *sess)
+{
+    const login_result_t *r = login_result (sess->login);
+    sess->params = r->params;
+    sess->tsih = r->tsih;
+    sess->exp_statsn = r->exp_statsn;
+    pdu_digest_cfg_t dig = s_digests (sess);
+    conn_set_digests (sess->conn, &dig);
+    conn_set_max_recv_dsl (sess->conn, sess->params.max_recv_dsl_initiator);
+    if (sess->discovery) {
+        login_destroy (&sess->login);
+        textx_config_t tc = {0, sess->params.max_recv_dsl_target, 0};
+        sess->textx = textx_new (&tc);
+        if (!sess->textx
+            || textx_start_key (sess->textx, "SendTargets", "All", S_DISC_TEXT_ITT)
+                   != 0) {
+            s_attempt_failed (sess, rpc_error_internal ("nomem"));
+            return;
+        }
+        s_set_state (sess, ST_FULL_FEATURE, "login");
+        s_disc_send (sess);
+        return;
+    }
+    const login_flow_opts_t *o = login_flow_opts (sess->flow);
+    uint32_t seed = 0;
+    if (getrandom (&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = (uint32_t)s_now_us ();
+    session_cfg_t cfg = {.cmdsn = sess->cmdsn,
+                         .exp_cmdsn = r->exp_cmdsn,
+                         .max_cmdsn = r->max_cmdsn,
+                         .statsn = r->statsn,
+                         .max_tasks = IO_TASKS_MAX,
+                         .nop_interval_ms = o->ka_interval_ms,
+                         .nop_timeout_ms = o->ka_timeout_ms,
+                         .itt_seed = seed,
+                         .now = s_now_ms ()};
+    login_destroy (&sess->login);
+    session_destroy (&sess->eng);
+    sess->eng = session_new (&sess->params, &cfg);
+    if (!sess->eng) {
+        s_attempt_failed (sess,
+                          rpc_error_protocol ("negotiated parameters out of range"));
+        return;
+    }
+    sess->fail_reason = NULL;
+    s_set_state (sess, ST_FULL_FEATURE,
+                 sess->ctl && sess->ctl->kind == K_RECONNECT ? "reinstated" : "login");
+    s_last_error (sess, NULL);
+    s_req_t *ctl = sess->ctl;
+    sess->ctl = NULL;
+    if (ctl) {
+        s_reply_ok (ctl, ctl->kind == K_OPEN ? s_open_result (sess) : json_object ());
+        s_req_free (ctl);
+    }
+    s_pump (sess);
+}
+
+/* A Login Response arrived. */
+static void
+s_login_rsp (s_sess_t *sess, const framer_frame_t *f)
+{
+    if (f->hdr.opcode != PDU_OP_LOGIN_RSP || !sess->login) {
+        s_attempt_failed (sess, rpc_error_protocol ("unexpected PDU during login"));
+        return;
+    }
+    login_handle_response (sess->login, &f->hdr, f->data, f->data_len);
+    const login_result_t *r = login_result (sess->login);
+    switch (login_state (sess->login)) {
+    case LOGIN_SEND:
+        s_login_send (sess);
+        break;
+    case LOGIN_DONE:
+        s_login_done (sess);
+        break;
+    case LOGIN_REDIRECT:
+        if (login_flow_redirect (sess->flow, &r->redirect) != 0) {
+            s_attempt_failed (sess, login_flow_error (r));
+            break;
+        }
+        uis_log (UIS_LOG_INFO, "io", sess->name, "login redirected (%s)",
+                 r->redirect_permanent ? "permanent" : "temporary");
+        s_start_attempt (sess);
+        break;
+    case LOGIN_FAILED:
+        s_attempt_failed (sess, login_flow_error (r));
+        break;
+    default:
+        break;
+    }
+}
+
+/* --------------------------------------------------------- discovery */
+
+/* Sends the pending Text Requests of the SendTargets exchange. */
+static void
+s_disc_send (s_sess_t *sess)
+{
+    while (textx_state (sess->textx) == TEXTX_SEND) {
+        pdu_t pdu;
+        const uint8_t *data;
+        size_t len;
+        if (textx_next_request (sess->textx, sess->cmdsn, sess->exp_statsn, &pdu, &data,
+                                &len)
+                != 0
+            || conn_tx_add (sess->conn, &pdu, NULL, data, len, NULL) != 0) {
+            s_attempt_failed (sess, rpc_error_internal ("text request"));
+            return;
+        }
+        sess->cmdsn++;
+        sess->ctr.pdus_out++;
+    }
+    s_pump (sess);
+}
+
+/* The SendTargets answer as API.md's {"targets": [...]}. */
+static json_t *
+s_targets_json (s_sess_t *sess, const uis_sendtargets_t *st)
+{
+    json_t *targets = json_array ();
+    for (size_t i = 0; i < uis_sendtargets_count (st); i++) {
+        json_t *portals = json_array ();
+        size_t np = uis_sendtargets_portal_count (st, i);
+        for (size_t j = 0; j < np; j++) {
+            const uis_st_portal_t *p = uis_sendtargets_portal (st, i, j);
+            json_array_append_new (
+                portals, json_pack ("{s:s, s:i, s:o}", "address", p->portal.host, "port",
+                                    p->portal.port, "tpgt",
+                                    p->has_tpgt ? json_integer (p->tpgt) : json_null ()));
+        }
+        if (np == 0) { /* §13.3: reachable through the portal in use */
+            const uis_portal_t *p = login_flow_portal (sess->flow);
+            json_array_append_new (portals, json_pack ("{s:s, s:i, s:n}", "address",
+                                                       p->host, "port", p->port, "tpgt"));
+        }
+        json_array_append_new (targets, json_pack ("{s:s, s:o}", "name",
+                                                   uis_sendtargets_name (st, i),
+                                                   "portals", portals));
+    }
+    return json_pack ("{s:o}", "targets", targets);
+}
+
+/* A PDU of a discovery session in full feature phase. */
+static void
+s_disc_rsp (s_sess_t *sess, const framer_frame_t *f)
+{
+    const pdu_t *h = &f->hdr;
+    if (h->opcode == PDU_OP_LOGOUT_RSP) {
+        s_conn_close (sess);
+        s_set_state (sess, ST_CLOSED, "logout");
+        sess->doomed = true;
+        return;
+    }
+    if (h->opcode == PDU_OP_NOP_IN)
+        return; /* pings during a short exchange are not answered */
+    if (h->opcode != PDU_OP_TEXT_RSP || !sess->textx) {
+        s_attempt_failed (sess, rpc_error_protocol ("unexpected PDU in discovery"));
+        return;
+    }
+    sess->exp_statsn = h->u.text_rsp.statsn + 1;
+    if (textx_handle_response (sess->textx, h, f->data, f->data_len) != 0) {
+        char detail[128];
+        snprintf (detail, sizeof detail, "text response: %s",
+                  textx_error_detail (sess->textx));
+        s_attempt_failed (sess, rpc_error_protocol (detail));
+        return;
+    }
+    if (textx_state (sess->textx) == TEXTX_SEND) {
+        s_disc_send (sess);
+        return;
+    }
+    if (textx_state (sess->textx) != TEXTX_DONE)
+        return;
+    size_t len;
+    const uint8_t *text = textx_response (sess->textx, &len);
+    uis_sendtargets_t *st = uis_sendtargets_new ();
+    int rc = st ? uis_sendtargets_parse_raw (st, text, len) : UIS_ERR_NOMEM;
+    if (rc) {
+        uis_sendtargets_destroy (&st);
+        s_attempt_failed (sess, rpc_error_protocol ("SendTargets response"));
+        return;
+    }
+    json_t *result = s_targets_json (sess, st);
+    uis_sendtargets_destroy (&st);
+    textx_destroy (&sess->textx);
+    if (sess->ctl) {
+        s_reply_ok (sess->ctl, result);
+        s_heap_set (sess->io, sess->ctl, s_now_ms () + IO_LOGOUT_GRACE_MS);
+    }
+    else
+        json_decref (result);
+    /* Logout (reason 0: close the session), then wait for the response. */
+    pdu_t pdu;
+    pdu_init (&pdu, PDU_OP_LOGOUT_REQ);
+    pdu.itt = S_DISC_LOGOUT_ITT;
+    pdu.u.logout_req.reason_code = PDU_LOGOUT_CLOSE_SESSION;
+    pdu.u.logout_req.cmdsn = sess->cmdsn++;
+    pdu.u.logout_req.exp_statsn = sess->exp_statsn;
+    s_set_state (sess, ST_LOGGING_OUT, "discovery_done");
+    if (conn_tx_add (sess->conn, &pdu, NULL, NULL, 0, NULL) != 0) {
+        s_conn_close (sess);
+        s_set_state (sess, ST_CLOSED, "logout");
+        sess->doomed = true;
+        return;
+    }
+    s_pump (sess);
+}
+
+/* ------------------------------------------------------ full feature */
+
+/* Writes what the connection holds and pulls more PDUs from the engine,
+ * one batch at a time, while the socket takes them. */
+static void
+s_pump (s_sess_t *sess)
+{
+    if (sess->doomed || conn_fd (sess->conn) < 0 || sess->state == ST_CONNECTING)
+        return;
+    bool ffp =
+        sess->eng && (sess->state == ST_FULL_FEATURE || sess->state == ST_LOGGING_OUT);
+    for (int round = 0; round < S_PUMP_ROUNDS; round++) {
+        if (conn_tx_pending (sess->conn)) {
+            int rc = conn_tx_flush (sess->conn, &sess->ctr.bytes_out);
+            if (rc < 0) {
+                s_conn_dead (sess, conn_errno (sess->conn) == ECONNRESET
+                                           || conn_errno (sess->conn) == EPIPE
+                                       ? "connection_reset"
+                                       : "write_error");
+                return;
+            }
+            if (rc == 0) {
+                s_fd_events (sess, ZMQ_POLLIN | ZMQ_POLLOUT);
+                return;
+            }
+            for (size_t i = 0; i < sess->nouts; i++)
+                session_out_done (sess->eng, &sess->outs[i]);
+            sess->nouts = 0;
+            s_release_deferred (sess);
+        }
+        if (!ffp)
+            break;
+        bool want_pdu = s_interested (sess->io, "pdu");
+        while (conn_tx_room (sess->conn) && sess->nouts < CONN_TX_BATCH
+               && session_out_next (sess->eng, &sess->outs[sess->nouts])) {
+            session_out_t *o = &sess->outs[sess->nouts++];
+            const uint8_t *bhs;
+            int rc = conn_tx_add (sess->conn, &o->pdu, o->has_ahs ? &o->ahs : NULL,
+                                  o->data, o->data_len, &bhs);
+            if (rc) {
+                uis_log (UIS_LOG_ERROR, "io", sess->name, "cannot frame a PDU (%s)",
+                         uis_err_name (rc));
+                s_conn_dead (sess, "protocol_error");
+                return;
+            }
+            sess->ctr.pdus_out++;
+            if (want_pdu)
+                s_pdu_event (sess, "out", bhs, o->data_len);
+        }
+        if (!conn_tx_pending (sess->conn))
+            break;
+    }
+    s_fd_events (sess, ZMQ_POLLIN | (conn_tx_pending (sess->conn) ? ZMQ_POLLOUT : 0));
+}
+
+/* The name of a TMF response (RFC 7143 §11.6.1). */
+static const char *
+s_tmf_response_name (unsigned r)
+{
+    switch (r) {
+    case PDU_TMF_RSP_COMPLETE:
+        return "FUNCTION_COMPLETE";
+    case PDU_TMF_RSP_NO_TASK:
+        return "TASK_DOES_NOT_EXIST";
+    case PDU_TMF_RSP_NO_LUN:
+        return "LUN_DOES_NOT_EXIST";
+    case PDU_TMF_RSP_TASK_ALLEGIANT:
+        return "TASK_STILL_ALLEGIANT";
+    case PDU_TMF_RSP_NO_REASSIGN:
+        return "TASK_REASSIGNMENT_NOT_SUPPORTED";
+    case PDU_TMF_RSP_NOT_SUPPORTED:
+        return "FUNCTION_NOT_SUPPORTED";
+    case PDU_TMF_RSP_AUTH_FAILED:
+        return "FUNCTION_AUTHORIZATION_FAILED";
+    case PDU_TMF_RSP_REJECTED:
+        return "FUNCTION_REJECTED";
+    default:
+        return "UNKNOWN";
+    }
+}
+
+/* The error a task that ended by session_fail_all gets. */
+static json_t *
+s_failed_error (s_sess_t *sess)
+{
+    if (sess->closing)
+        return rpc_error_cancelled ();
+    return rpc_error_session_failed (sess->fail_reason ? sess->fail_reason : "failed");
+}
+
+/* A SCSI command ended in the engine. */
+static void
+s_cmd_done (s_sess_t *sess, s_req_t *req, const session_event_t *ev)
+{
+    if (sess->in_flight)
+        sess->in_flight--;
+    sess->ctr.commands++;
+    uint64_t latency = s_now_us () - req->start_us;
+    int status = -1;
+    switch (ev->result) {
+    case SESSION_R_GOOD:
+    case SESSION_R_CONDITION_MET:
+    case SESSION_R_CHECK_CONDITION:
+    case SESSION_R_BUSY:
+    case SESSION_R_RESERVATION_CONFLICT:
+    case SESSION_R_TASK_SET_FULL:
+    case SESSION_R_ACA_ACTIVE:
+    case SESSION_R_TASK_ABORTED:
+    case SESSION_R_STATUS_OTHER:
+    case SESSION_R_TARGET_FAILURE: {
+        status = ev->scsi_status;
+        if (req->replied)
+            break;
+        eng_done_t done = {0};
+        done.status = ev->scsi_status;
+        done.response = ev->iscsi_response;
+        done.overflow = ev->overflow;
+        done.underflow = ev->underflow;
+        done.bytes = ev->bytes_in;
+        done.residual = ev->residual;
+        done.sense_len = ev->sense_len <= ENG_SENSE_MAX ? ev->sense_len : ENG_SENSE_MAX;
+        memcpy (done.sense, ev->sense, done.sense_len);
+        done.latency_us = latency > UINT32_MAX ? UINT32_MAX : (uint32_t)latency;
+        rt_msg_t msg;
+        rt_msg_init (&msg, ENG_CMD_DONE);
+        msg.env.session = sess->id;
+        msg.env.corr = req->corr;
+        msg.env.itt = req->itt;
+        if (rt_msg_set_body (&msg, &done, sizeof done) != 0) {
+            rt_msg_close (&msg);
+            s_reply_err (req, rpc_error_internal ("nomem"));
+            break;
+        }
+        if (req->has_din && ev->bytes_in > 0 && rt_msg_add_frame (&msg, &req->din) == 0) {
+            zmq_msg_close (&req->din);
+            req->has_din = false;
+        }
+        s_send (sess->io, req->peer, &msg);
+        req->replied = true;
+        break;
+    }
+    case SESSION_R_ABORTED:
+    case SESSION_R_CANCELLED:
+        s_reply_err (req, req->timed_out ? rpc_error_timeout (req->timeout_ms, true)
+                                         : rpc_error_cancelled ());
+        break;
+    case SESSION_R_REJECTED:
+        sess->ctr.errors++;
+        s_reply_err (req, rpc_error_protocol ("the target rejected the command"));
+        break;
+    case SESSION_R_PROTOCOL:
+        sess->ctr.errors++;
+        s_reply_err (req, rpc_error_protocol (ev->detail));
+        break;
+    case SESSION_R_FAILED:
+        s_reply_err (req, s_failed_error (sess));
+        break;
+    default:
+        s_reply_err (req, rpc_error_internal (session_result_name (ev->result)));
+        break;
+    }
+    if (s_interested (sess->io, "command.complete"))
+        s_publish (sess->io, "command.complete",
+                   json_pack ("{s:s, s:I, s:i, s:I, s:I, s:o}", "session", sess->name,
+                              "lun", s_lun_int (req->lun), "opcode", req->opcode, "bytes",
+                              (json_int_t)(ev->bytes_in + ev->bytes_out), "latency_us",
+                              (json_int_t)latency, "status",
+                              status >= 0
+                                  ? json_integer (status)
+                                  : json_string (session_result_name (ev->result))));
+    s_req_free (req);
+}
+
+/* A task of the engine ended. */
+static void
+s_on_complete (s_sess_t *sess, const session_event_t *ev)
+{
+    s_req_t *req = ev->cookie;
+    if (!req)
+        return; /* keepalive */
+    switch (req->kind) {
+    case K_CMD:
+        s_cmd_done (sess, req, ev);
+        return;
+    case K_NOP:
+        if (ev->result == SESSION_R_PONG)
+            s_reply_ok (req, json_pack ("{s:I}", "rtt_us",
+                                        (json_int_t)(s_now_us () - req->start_us)));
+        else if (ev->result == SESSION_R_FAILED)
+            s_reply_err (req, s_failed_error (sess));
+        else
+            s_reply_err (req, rpc_error_protocol (ev->detail));
+        break;
+    case K_TMF:
+        if (ev->result == SESSION_R_FAILED)
+            s_reply_err (req, s_failed_error (sess));
+        else if (ev->result < SESSION_R_TMF_COMPLETE || ev->result > SESSION_R_TMF_OTHER)
+            s_reply_err (req, rpc_error_protocol (ev->detail));
+        else if (ev->tmf_response <= PDU_TMF_RSP_NO_TASK)
+            s_reply_ok (req, json_pack ("{s:i, s:s}", "response", ev->tmf_response,
+                                        "response_name",
+                                        s_tmf_response_name (ev->tmf_response)));
+        else
+            s_reply_err (req,
+                         rpc_error_tmf_failed (ev->tmf_response,
+                                               s_tmf_response_name (ev->tmf_response)));
+        break;
+    case K_ABORT:
+        break; /* the aborted command completes on its own */
+    case K_CLOSE:
+    case K_LOGOUT:
+        if (req == sess->ctl && !sess->closing) {
+            s_close_finish (sess, "logout");
+        }
+        return; /* the control request is freed by s_close_finish */
+    default:
+        break;
+    }
+    s_req_free (req);
+}
+
+/* Takes the engine's events: completions, async messages, failures. */
+static void
+s_drain_events (s_sess_t *sess)
+{
+    session_event_t ev;
+    while (sess->eng && session_event_next (sess->eng, &ev)) {
+        switch (ev.kind) {
+        case SESSION_EV_COMPLETE:
+            s_on_complete (sess, &ev);
+            break;
+        case SESSION_EV_PROTOCOL:
+            sess->ctr.errors++;
+            uis_log (UIS_LOG_WARN, "io", sess->name, "target protocol violation: %s",
+                     ev.detail);
+            if (ev.fatal == SESSION_FATAL_CONNECTION) {
+                sess->dead_pending = "protocol_error";
+                sess->dead_detail = ev.detail;
+            }
+            break;
+        case SESSION_EV_STATSN_GAP:
+            if (ev.recovery_needed)
+                sess->dead_pending = "statsn_gap";
+            break;
+        case SESSION_EV_ASYNC: {
+            char sense[2 * SESSION_SENSE_MAX + 1];
+            for (size_t i = 0; i < ev.sense_len && i < SESSION_SENSE_MAX; i++)
+                snprintf (sense + 2 * i, 3, "%02x", ev.sense[i]);
+            sense[2 * (ev.sense_len < SESSION_SENSE_MAX ? ev.sense_len : 0)] = 0;
+            static const char *names[] = {"scsi_event",          "logout_request",
+                                          "drop_connection",     "drop_all_connections",
+                                          "negotiation_request", "task_termination"};
+            s_publish (sess->io, "session.async",
+                       json_pack ("{s:s, s:i, s:s, s:I, s:s, s:i, s:i, s:i}", "session",
+                                  sess->name, "event_code", ev.async_event, "event_name",
+                                  ev.async_event < 6 ? names[ev.async_event] : "vendor",
+                                  "lun", (json_int_t)(ev.lun & INT64_MAX), "sense_info",
+                                  sense, "parameter1", ev.parameter1, "parameter2",
+                                  ev.parameter2, "parameter3", ev.parameter3));
+            break;
+        }
+        case SESSION_EV_REJECT:
+            sess->ctr.errors++;
+            uis_log (UIS_LOG_WARN, "io", sess->name, "target rejected a PDU (reason %u)",
+                     ev.reject_reason);
+            break;
+        case SESSION_EV_CONNECTION_DEAD:
+            sess->dead_pending = "keepalive_timeout";
+            break;
+        default:
+            break;
+        }
+    }
+    if (sess->dead_pending) {
+        const char *reason = sess->dead_pending;
+        sess->dead_pending = NULL;
+        s_conn_dead (sess, reason);
+    }
+}
+
+/* THE entry point for a dead connection (EOF, RST, write error, keepalive
+ * timeout, digest error, protocol violation; issue 5 will recover here):
+ * during login it fails the attempt; in full feature phase it fails every
+ * task at once with SESSION_FAILED {reason}, drops the engine, publishes
+ * session.state and leaves the session "failed". */
+static void
+s_conn_dead (s_sess_t *sess, const char *reason)
+{
+    switch (sess->state) {
+    case ST_CONNECTING:
+    case ST_LOGGING_IN: {
+        int e = conn_errno (sess->conn);
+        json_t *error;
+        if (strcmp (reason, "eof") == 0)
+            error = rpc_error_transport ("read", 0, "connection closed by the target");
+        else if (strcmp (reason, "protocol_error") == 0
+                 || strcmp (reason, "digest_error") == 0)
+            error = rpc_error_protocol (reason);
+        else
+            error = rpc_error_transport (conn_errop (sess->conn), e, strerror (e));
+        s_attempt_failed (sess, error);
+        return;
+    }
+    case ST_LOGGING_OUT:
+        if (sess->discovery) {
+            s_conn_close (sess);
+            s_set_state (sess, ST_CLOSED, "logout");
+            sess->doomed = true;
+        }
+        else
+            s_close_finish (sess, "logout");
+        return;
+    case ST_FULL_FEATURE:
+        break;
+    default:
+        return;
+    }
+    if (sess->discovery) {
+        s_attempt_failed (sess,
+                          rpc_error_transport ("read", conn_errno (sess->conn), reason));
+        return;
+    }
+    uis_log (UIS_LOG_WARN, "io", sess->name, "connection dead: %s%s%s", reason,
+             sess->dead_detail ? ": " : "", sess->dead_detail ? sess->dead_detail : "");
+    sess->dead_detail = NULL;
+    s_conn_close (sess);
+    sess->fail_reason = reason;
+    sess->ctr.errors++;
+    json_t *error = rpc_error_session_failed (reason);
+    s_last_error (sess, error);
+    json_decref (error);
+    if (sess->eng) {
+        session_fail_all (sess->eng, UIS_ERR_STATE);
+        s_drain_events (sess);
+        session_destroy (&sess->eng);
+    }
+    while (sess->live) /* tasks the engine no longer knows (none expected) */
+        s_req_free (sess->live);
+    sess->in_flight = 0;
+    s_set_state (sess, ST_FAILED, reason);
+}
+
+/* Ends a close or logout: fails what is left with CANCELLED, closes the
+ * connection, answers the control request. */
+static void
+s_close_finish (s_sess_t *sess, const char *reason)
+{
+    sess->closing = true;
+    s_req_t *ctl = sess->ctl;
+    sess->ctl = NULL;
+    s_conn_close (sess);
+    if (sess->eng) {
+        session_fail_all (sess->eng, UIS_ERR_STATE);
+        s_drain_events (sess);
+        session_destroy (&sess->eng);
+    }
+    while (sess->live)
+        s_req_free (sess->live);
+    sess->in_flight = 0;
+    login_destroy (&sess->login);
+    s_set_state (sess, ST_CLOSED, reason);
+    sess->closing = false;
+    if (ctl) {
+        s_reply_ok (ctl, json_pack ("{s:b}", "closed", 1));
+        if (ctl->kind == K_CLOSE)
+            sess->doomed = true;
+        s_req_free (ctl);
+    }
+}
+
+/* ---------------------------------------------------------- receive */
+
+/* Header hook: Data-In goes straight into the command's buffer. */
+static void
+s_on_header (void *arg, const framer_frame_t *f, uint8_t **buf, size_t *cap)
+{
+    s_sess_t *sess = arg;
+    if (sess->eng && (sess->state == ST_FULL_FEATURE || sess->state == ST_LOGGING_OUT))
+        session_rx_header (sess->eng, &f->hdr, buf, cap);
+}
+
+/* One whole PDU. */
+static int
+s_on_pdu (void *arg, const framer_frame_t *f)
+{
+    s_sess_t *sess = arg;
+    sess->ctr.pdus_in++;
+    if (s_interested (sess->io, "pdu")) {
+        uint8_t bhs[PDU_BHS_LEN];
+        if (pdu_bhs_encode (&f->hdr, bhs) == 0)
+            s_pdu_event (sess, "in", bhs, f->data_len);
+    }
+    switch (sess->state) {
+    case ST_LOGGING_IN:
+        s_login_rsp (sess, f);
+        break;
+    case ST_FULL_FEATURE:
+    case ST_LOGGING_OUT:
+        if (sess->discovery) {
+            s_disc_rsp (sess, f);
+            break;
+        }
+        if (!sess->eng)
+            break;
+        if (session_rx_pdu (sess->eng, &f->hdr, f->data, f->data_len, s_now_ms ()) != 0
+            && !sess->dead_pending)
+            sess->dead_pending = "protocol_error";
+        s_drain_events (sess);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const conn_rx_ops_t s_rx_ops = {s_on_header, s_on_pdu};
+
+/* Reads what the socket has. */
+static void
+s_rx (s_sess_t *sess)
+{
+    int rc = conn_rx (sess->conn, &s_rx_ops, sess, S_RX_BUDGET, &sess->ctr.bytes_in);
+    if (rc == 0 || sess->doomed || conn_fd (sess->conn) < 0)
+        return;
+    const char *reason;
+    if (rc == CONN_EOF || rc == UIS_ERR_TRUNCATED)
+        reason = "eof";
+    else if (rc == UIS_ERR_STATE)
+        reason =
+            conn_errno (sess->conn) == ECONNRESET ? "connection_reset" : "read_error";
+    else if (rc == UIS_ERR_HEADER_DIGEST || rc == UIS_ERR_DATA_DIGEST)
+        reason = "digest_error";
+    else
+        reason = "protocol_error";
+    if (rc != CONN_EOF && rc != UIS_ERR_STATE)
+        sess->dead_detail = uis_err_name (rc);
+    s_conn_dead (sess, reason);
+}
+
+/* The session's fd is ready. */
+static int
+s_on_fd (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
+{
+    (void)reactor;
+    s_sess_t *sess = arg;
+    if (sess->state == ST_CONNECTING) {
+        if (item->revents & (ZMQ_POLLOUT | ZMQ_POLLERR)) {
+            if (conn_connect_check (sess->conn) != 0) {
+                int e = conn_errno (sess->conn);
+                s_attempt_failed (sess, rpc_error_transport ("connect", e, strerror (e)));
+            }
+            else
+                s_login_begin (sess);
+        }
+    }
+    else {
+        if (item->revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+            s_rx (sess);
+        if (!sess->doomed && conn_fd (sess->conn) >= 0 && (item->revents & ZMQ_POLLOUT))
+            s_pump (sess);
+        else if (!sess->doomed && conn_fd (sess->conn) >= 0)
+            s_pump (sess); /* answers queued by what was received */
+    }
+    s_reap (sess);
+    return 0;
+}
+
+/* --------------------------------------------------------- deadlines */
+
+/* A request's deadline passed. */
+static void
+s_on_deadline (s_req_t *req)
+{
+    s_sess_t *sess = req->sess;
+    io_t *io = sess->io;
+    switch (req->kind) {
+    case K_CMD:
+        if (req->timed_out) { /* the abort grace ran out */
+            s_reply_err (req, rpc_error_timeout (req->timeout_ms, false));
+            return;
+        }
+        req->timed_out = true;
+        if (!sess->eng) {
+            s_reply_err (req, rpc_error_timeout (req->timeout_ms, false));
+            return;
+        }
+        if (session_cancel (sess->eng, req->itt) == 0) {
+            s_drain_events (sess); /* TIMEOUT, aborted: it never left */
+            return;
+        }
+        s_req_t *abort = s_req_new (sess, K_ABORT, -1, 0);
+        uint32_t itt;
+        if (abort
+            && session_tmf (sess->eng, PDU_TMF_ABORT_TASK, req->lun, req->itt, abort,
+                            &itt)
+                   == 0) {
+            s_req_link (sess, abort);
+            req->abort_sent = true;
+            s_heap_set (io, req, s_now_ms () + IO_ABORT_GRACE_MS);
+            s_pump (sess);
+            return;
+        }
+        if (abort) {
+            abort->free_next = io->free_reqs;
+            io->free_reqs = abort;
+        }
+        s_reply_err (req, rpc_error_timeout (req->timeout_ms, false));
+        return;
+    case K_OPEN:
+    case K_RECONNECT:
+        s_attempt_failed (sess, rpc_error_timeout (req->timeout_ms, false));
+        return;
+    case K_DISCOVER:
+        if (!req->replied) {
+            s_attempt_failed (sess, rpc_error_timeout (req->timeout_ms, false));
+            return;
+        }
+        s_conn_close (sess); /* the logout was not answered in time */
+        s_set_state (sess, ST_CLOSED, "logout_timeout");
+        sess->doomed = true;
+        return;
+    case K_CLOSE:
+    case K_LOGOUT:
+        s_close_finish (sess, "logout_timeout");
+        return;
+    default:
+        return;
+    }
+}
+
+/* Engine timers (keepalive) of every session. */
+static void
+s_tick_sessions (io_t *io, uint64_t now)
+{
+    for (size_t b = 0; b < S_BUCKETS; b++) {
+        s_sess_t *next;
+        for (s_sess_t *s = io->buckets[b]; s; s = next) {
+            next = s->hnext;
+            if (s->eng && session_next_timer (s->eng) <= now) {
+                session_tick (s->eng, now);
+                s_drain_events (s);
+                s_pump (s);
+                s_reap (s);
+            }
+        }
+    }
+}
+
+/* The tick timer: deadlines, then engine timers. */
+static int
+s_on_tick (rt_reactor_t *reactor, int timer_id, void *arg)
+{
+    (void)reactor;
+    (void)timer_id;
+    io_t *io = arg;
+    uint64_t now = s_now_ms ();
+    for (int n = 0; n < 4096 && io->nheap > 0 && io->heap[0]->deadline <= now; n++) {
+        s_req_t *req = io->heap[0];
+        s_sess_t *sess = req->sess;
+        s_heap_remove (io, req);
+        s_on_deadline (req);
+        s_reap (sess);
+    }
+    s_tick_sessions (io, now);
+    return 0;
+}
+
+/* session.metrics of one session. */
+static json_t *
+s_counters_json (s_sess_t *sess)
+{
+    return json_pack (
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "commands", (json_int_t)sess->ctr.commands,
+        "bytes_in", (json_int_t)sess->ctr.bytes_in, "bytes_out",
+        (json_int_t)sess->ctr.bytes_out, "pdus_in", (json_int_t)sess->ctr.pdus_in,
+        "pdus_out", (json_int_t)sess->ctr.pdus_out, "errors",
+        (json_int_t)sess->ctr.errors, "reconnects", (json_int_t)sess->ctr.reconnects);
+}
+
+/* The CmdSN window (MaxCmdSN - ExpCmdSN + 1, 0 when closed or none). */
+static json_int_t
+s_window (s_sess_t *sess)
+{
+    if (!sess->eng)
+        return 0;
+    int32_t w =
+        (int32_t)(session_max_cmdsn (sess->eng) - session_exp_cmdsn (sess->eng)) + 1;
+    return w > 0 ? w : 0;
+}
+
+/* Publishes session.metrics every second for the sessions not closed. */
+static int
+s_on_metrics (rt_reactor_t *reactor, int timer_id, void *arg)
+{
+    (void)reactor;
+    (void)timer_id;
+    io_t *io = arg;
+    if (!io->metrics)
+        return 0;
+    for (size_t b = 0; b < S_BUCKETS; b++)
+        for (s_sess_t *s = io->buckets[b]; s; s = s->hnext) {
+            if (s->state == ST_CLOSED)
+                continue;
+            json_t *ev = s_counters_json (s);
+            json_object_set_new (ev, "session", json_string (s->name));
+            json_object_set_new (ev, "in_flight", json_integer (s->in_flight));
+            json_object_set_new (ev, "cmdsn_window", json_integer (s_window (s)));
+            json_object_set_new (ev, "state", json_string (s_state_names[s->state]));
+            s_publish (io, "session.metrics", ev);
+        }
+    return 0;
+}
+
+/* ---------------------------------------------------------- messages */
+
+/* Replies an error to a message that names no live request. */
+static void
+s_msg_error (io_t *io, int peer, const rt_msg_t *msg, json_t *error)
+{
+    int code = rpc_error_code (error);
+    s_send_json (io, peer, msg->env.type == ENG_CMD ? ENG_CMD_DONE : ENG_REPLY,
+                 msg->env.session, msg->env.corr, code < 0 ? code : RPC_E_INTERNAL_ERROR,
+                 error);
+}
+
+/* Wipes the secrets of an auth object in place (the parsed copy). */
+static void
+s_wipe_auth (json_t *params)
+{
+    json_t *auth = json_object_get (params, "auth");
+    const char *keys[] = {"secret", "target_secret"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get (auth, keys[i]);
+        if (json_is_string (v))
+            OPENSSL_cleanse ((char *)json_string_value (v), json_string_length (v));
+    }
+}
+
+/* ENG_OPEN and ENG_DISCOVER: parse, create the session, connect. */
+static void
+s_msg_open (io_t *io, int peer, rt_msg_t *msg, bool discovery)
+{
+    json_t *params = bus_json_body (msg);
+    size_t body_len = 0;
+    const void *body = rt_msg_body (msg, &body_len);
+    if (body)
+        OPENSSL_cleanse ((void *)body, body_len); /* secrets travel in it */
+    if (!discovery && (msg->env.session == 0 || s_sess_find (io, msg->env.session))) {
+        json_decref (params);
+        s_msg_error (io, peer, msg, rpc_error_invalid_request ("session id in use"));
+        return;
+    }
+    json_t *error = NULL;
+    login_flow_t *flow = login_flow_new (params, discovery, &error);
+    char name[96];
+    const char *sname = json_string_value (json_object_get (params, "session"));
+    if (sname)
+        snprintf (name, sizeof name, "%s", sname);
+    else
+        snprintf (name, sizeof name, "%u", (unsigned)msg->env.session);
+    s_wipe_auth (params);
+    json_decref (params);
+    if (!flow) {
+        s_msg_error (io, peer, msg, error);
+        return;
+    }
+    s_sess_t *sess = s_sess_new (io, discovery ? 0 : msg->env.session, name, discovery);
+    s_req_t *ctl =
+        sess ? s_req_new (sess, discovery ? K_DISCOVER : K_OPEN, peer, msg->env.corr)
+             : NULL;
+    if (!ctl) {
+        login_flow_destroy (&flow);
+        if (sess)
+            s_sess_free (sess);
+        s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
+        return;
+    }
+    sess->flow = flow;
+    sess->ctl = ctl;
+    sess->adopt_fd = rt_msg_take_fd (msg);
+    ctl->timeout_ms = login_flow_opts (flow)->timeout_ms;
+    s_heap_set (io, ctl, s_now_ms () + ctl->timeout_ms);
+    s_start_attempt (sess);
+    s_reap (sess);
+}
+
+/* ENG_CMD: one SCSI command. */
+static void
+s_msg_cmd (io_t *io, int peer, rt_msg_t *msg)
+{
+    const eng_cmd_t *cmd = rt_msg_body_as (msg, sizeof (eng_cmd_t));
+    s_sess_t *sess = s_sess_find (io, msg->env.session);
+    if (!cmd) {
+        s_msg_error (io, peer, msg, rpc_error_invalid_request ("ENG_CMD body"));
+        return;
+    }
+    if (!sess) {
+        s_msg_error (io, peer, msg, rpc_error_session_not_found (NULL));
+        return;
+    }
+    if (sess->state != ST_FULL_FEATURE || !sess->eng) {
+        json_t *error;
+        if (sess->state == ST_FAILED)
+            error = rpc_error_session_failed (sess->fail_reason ? sess->fail_reason
+                                                                : "failed");
+        else if (sess->state == ST_CONNECTING || sess->state == ST_LOGGING_IN)
+            error = rpc_error_session_recovering (s_state_names[sess->state], -1);
+        else
+            error = rpc_error_cancelled ();
+        s_msg_error (io, peer, msg, error);
+        return;
+    }
+    size_t out_len = 0;
+    if (msg->ndata > 0)
+        rt_msg_data (msg, 0, &out_len);
+    if (cmd->cdb_len == 0 || cmd->cdb_len > ENG_CDB_MAX || out_len != cmd->data_out_length
+        || msg->ndata > 1) {
+        s_msg_error (io, peer, msg,
+                     rpc_error_invalid_params (
+                         cmd->cdb_len == 0 || cmd->cdb_len > ENG_CDB_MAX ? "cdb" : "data",
+                         "length mismatch"));
+        return;
+    }
+    s_req_t *req = s_req_new (sess, K_CMD, peer, msg->env.corr);
+    if (!req) {
+        s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
+        return;
+    }
+    if (cmd->data_out_length > 0) {
+        zmq_msg_init (&req->dout);
+        rt_msg_take_frame (msg, 0, &req->dout);
+        req->has_dout = true;
+    }
+    if (cmd->data_in_length > 0) {
+        if (zmq_msg_init_size (&req->din, cmd->data_in_length) != 0) {
+            s_req_free (req);
+            s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
+            return;
+        }
+        req->has_din = true;
+    }
+    memcpy (req->lun, cmd->lun, 8);
+    req->opcode = cmd->cdb[0];
+    req->flags = cmd->flags;
+    req->timeout_ms = cmd->timeout_ms ? cmd->timeout_ms : S_CMD_TIMEOUT_MS;
+    memcpy (req->tag, cmd->tag, ENG_TAG_MAX);
+    req->tag[ENG_TAG_MAX] = 0;
+    session_attr_t attr = SESSION_ATTR_SIMPLE;
+    if (cmd->attr == PDU_ATTR_ORDERED)
+        attr = SESSION_ATTR_ORDERED;
+    else if (cmd->attr == PDU_ATTR_HEAD_OF_QUEUE)
+        attr = SESSION_ATTR_HEAD_OF_QUEUE;
+    else if (cmd->attr == PDU_ATTR_ACA)
+        attr = SESSION_ATTR_ACA;
+    session_cmd_t c = {0};
+    memcpy (c.lun, cmd->lun, 8);
+    c.cdb = cmd->cdb;
+    c.cdb_len = cmd->cdb_len;
+    c.attr = attr;
+    c.read_buf = req->has_din ? zmq_msg_data (&req->din) : NULL;
+    c.read_len = cmd->data_in_length;
+    c.write_buf = req->has_dout ? zmq_msg_data (&req->dout) : NULL;
+    c.write_buf_len = cmd->data_out_length;
+    c.write_len = cmd->data_out_length;
+    c.cookie = req;
+    int rc = session_submit (sess->eng, &c, &req->itt);
+    if (rc != 0) {
+        s_req_free (req);
+        s_msg_error (io, peer, msg,
+                     rc == UIS_ERR_AGAIN
+                         ? rpc_error_limit_exceeded ("in_flight", IO_TASKS_MAX)
+                         : rpc_error_invalid_params ("cdb", uis_err_name (rc)));
+        return;
+    }
+    s_req_link (sess, req);
+    sess->in_flight++;
+    s_heap_set (io, req, s_now_ms () + req->timeout_ms);
+    s_pump (sess);
+    s_reap (sess);
+}
+
+/* Finds a live command of the session by the client's tag. */
+static s_req_t *
+s_find_tag (s_sess_t *sess, const char *tag)
+{
+    for (s_req_t *r = sess->live; r; r = r->next)
+        if (r->kind == K_CMD && !r->replied && tag[0] && strcmp (r->tag, tag) == 0)
+            return r;
+    return NULL;
+}
+
+/* ENG_TMF. */
+static void
+s_msg_tmf (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess)
+{
+    const eng_tmf_t *t = rt_msg_body_as (msg, sizeof (eng_tmf_t));
+    if (!t) {
+        s_msg_error (io, peer, msg, rpc_error_invalid_request ("ENG_TMF body"));
+        return;
+    }
+    char tag[ENG_TAG_MAX + 1];
+    memcpy (tag, t->tag, ENG_TAG_MAX);
+    tag[ENG_TAG_MAX] = 0;
+    uint32_t ref_itt = 0;
+    if (t->function == PDU_TMF_ABORT_TASK) {
+        s_req_t *cmd = s_find_tag (sess, tag);
+        if (!cmd) {
+            s_send_json (io, peer, ENG_REPLY, sess->id, msg->env.corr, 0,
+                         json_pack ("{s:i, s:s}", "response", PDU_TMF_RSP_NO_TASK,
+                                    "response_name",
+                                    s_tmf_response_name (PDU_TMF_RSP_NO_TASK)));
+            return;
+        }
+        if (session_cancel (sess->eng, cmd->itt) == 0) { /* never sent */
+            s_drain_events (sess);
+            s_send_json (io, peer, ENG_REPLY, sess->id, msg->env.corr, 0,
+                         json_pack ("{s:i, s:s}", "response", PDU_TMF_RSP_COMPLETE,
+                                    "response_name",
+                                    s_tmf_response_name (PDU_TMF_RSP_COMPLETE)));
+            return;
+        }
+        ref_itt = cmd->itt;
+    }
+    s_req_t *req = s_req_new (sess, K_TMF, peer, msg->env.corr);
+    uint32_t itt;
+    int rc = req ? session_tmf (sess->eng, t->function, t->lun, ref_itt, req, &itt)
+                 : UIS_ERR_NOMEM;
+    if (rc != 0) {
+        if (req) {
+            req->free_next = io->free_reqs;
+            io->free_reqs = req;
+        }
+        s_msg_error (io, peer, msg,
+                     rc == UIS_ERR_INVALID_ARG
+                         ? rpc_error_invalid_params ("function", "not supported")
+                         : rpc_error_limit_exceeded ("in_flight", IO_TASKS_MAX));
+        return;
+    }
+    s_req_link (sess, req);
+    s_pump (sess);
+}
+
+/* ENG_GET: the io side of <session info>. */
+static json_t *
+s_info (s_sess_t *sess)
+{
+    char isid[2 * PDU_ISID_LEN + 1];
+    login_flow_isid_hex (sess->flow, isid);
+    return json_pack (
+        "{s:s, s:s, s:i, s:o, s:o, s:i, s:I, s:I, s:O}", "state",
+        s_state_names[sess->state], "isid", isid, "tsih", sess->tsih, "negotiated",
+        sess->state == ST_FULL_FEATURE || sess->eng
+            ? login_flow_negotiated_json (&sess->params)
+            : json_object (),
+        "counters", s_counters_json (sess), "in_flight", sess->in_flight, "cmdsn_window",
+        s_window (sess), "reconnects", (json_int_t)sess->ctr.reconnects, "last_error",
+        sess->last_error ? sess->last_error : json_null ());
+}
+
+/* ENG_CLOSE / ENG_LOGOUT. */
+static void
+s_msg_close (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess, bool logout)
+{
+    s_req_t *req = s_req_new (sess, logout ? K_LOGOUT : K_CLOSE, peer, msg->env.corr);
+    if (!req) {
+        s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
+        return;
+    }
+    req->forced = msg->env.aux == 1;
+    s_req_t *old = sess->ctl;
+    sess->ctl = req;
+    if (old) { /* an open, reconnect or earlier close in progress */
+        if (old->kind == K_CLOSE || old->kind == K_LOGOUT)
+            s_reply_ok (old, json_pack ("{s:b}", "closed", 1));
+        else
+            s_reply_err (old, rpc_error_cancelled ());
+        s_req_free (old);
+    }
+    uint32_t itt;
+    if (sess->state == ST_FULL_FEATURE && sess->eng && !req->forced
+        && session_logout (sess->eng, PDU_LOGOUT_CLOSE_SESSION, 0, req, &itt) == 0) {
+        s_set_state (sess, ST_LOGGING_OUT, logout ? "logout" : "close");
+        s_heap_set (io, req, s_now_ms () + IO_LOGOUT_GRACE_MS);
+        s_pump (sess);
+        return;
+    }
+    s_close_finish (sess, req->forced ? "forced_close" : logout ? "logout" : "close");
+}
+
+/* ENG_RECONNECT: drop the connection (if any) and log in again with the
+ * same ISID and TSIH 0 (ERL 0 session reinstatement). */
+static void
+s_msg_reconnect (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess)
+{
+    if (sess->ctl) {
+        s_msg_error (io, peer, msg,
+                     rpc_error_session_recovering (s_state_names[sess->state], -1));
+        return;
+    }
+    s_req_t *req = s_req_new (sess, K_RECONNECT, peer, msg->env.corr);
+    if (!req) {
+        s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
+        return;
+    }
+    if (sess->state == ST_FULL_FEATURE || sess->state == ST_LOGGING_OUT)
+        s_conn_dead (sess, "reconnect");
+    sess->ctr.reconnects++;
+    sess->ctl = req;
+    req->timeout_ms = login_flow_opts (sess->flow)->timeout_ms;
+    s_heap_set (io, req, s_now_ms () + req->timeout_ms);
+    login_flow_reset_portal (sess->flow);
+    s_start_attempt (sess);
+}
+
+/* ENG_CANCEL: the client is gone; abort the command, reply nothing. */
+static void
+s_msg_cancel (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess)
+{
+    for (s_req_t *r = sess->live; r; r = r->next) {
+        if (r->kind != K_CMD || r->peer != peer || r->corr != msg->env.corr)
+            continue;
+        r->replied = true;
+        if (session_cancel (sess->eng, r->itt) == 0) {
+            s_drain_events (sess);
+            return;
+        }
+        s_req_t *abort = s_req_new (sess, K_ABORT, -1, 0);
+        uint32_t itt;
+        if (abort
+            && session_tmf (sess->eng, PDU_TMF_ABORT_TASK, r->lun, r->itt, abort, &itt)
+                   == 0)
+            s_req_link (sess, abort);
+        else if (abort) {
+            abort->free_next = io->free_reqs;
+            io->free_reqs = abort;
+        }
+        s_pump (sess);
+        return;
+    }
+}
+
+/* One message from the ROUTER. */
+static int
+s_on_message (io_t *io, int peer, rt_msg_t *msg)
+{
+    uint16_t type = msg->env.type;
+    if (type == ENG_OPEN || type == ENG_DISCOVER) {
+        s_msg_open (io, peer, msg, type == ENG_DISCOVER);
+        return 0;
+    }
+    if (type == ENG_CMD) {
+        s_msg_cmd (io, peer, msg);
+        return 0;
+    }
+    s_sess_t *sess = s_sess_find (io, msg->env.session);
+    if (!sess) {
+        if (type == ENG_CLOSE)
+            s_send_json (io, peer, ENG_REPLY, msg->env.session, msg->env.corr, 0,
+                         json_pack ("{s:b}", "closed", 1));
+        else if (type != ENG_CANCEL)
+            s_msg_error (io, peer, msg, rpc_error_session_not_found (NULL));
+        return 0;
+    }
+    bool ffp = sess->state == ST_FULL_FEATURE && sess->eng;
+    switch (type) {
+    case ENG_CLOSE:
+    case ENG_LOGOUT:
+        s_msg_close (io, peer, msg, sess, type == ENG_LOGOUT);
+        break;
+    case ENG_GET:
+        s_send_json (io, peer, ENG_REPLY, sess->id, msg->env.corr, 0, s_info (sess));
+        break;
+    case ENG_RECONNECT:
+        s_msg_reconnect (io, peer, msg, sess);
+        break;
+    case ENG_CANCEL:
+        if (sess->eng)
+            s_msg_cancel (io, peer, msg, sess);
+        break;
+    case ENG_TMF:
+    case ENG_NOP:
+    case ENG_CONFIRM: {
+        if (!ffp) {
+            s_msg_error (io, peer, msg,
+                         sess->state == ST_FAILED ? rpc_error_session_failed (
+                             sess->fail_reason ? sess->fail_reason : "failed")
+                                                  : rpc_error_session_recovering (
+                                                      s_state_names[sess->state], -1));
+            break;
+        }
+        if (type == ENG_TMF) {
+            s_msg_tmf (io, peer, msg, sess);
+            break;
+        }
+        if (type == ENG_CONFIRM) {
+            int rc = session_confirm_exp_statsn (sess->eng);
+            if (rc == 0)
+                s_send_json (io, peer, ENG_REPLY, sess->id, msg->env.corr, 0,
+                             json_object ());
+            else
+                s_msg_error (io, peer, msg,
+                             rpc_error_limit_exceeded ("priority_lane", 0));
+            s_pump (sess);
+            break;
+        }
+        s_req_t *req = s_req_new (sess, K_NOP, peer, msg->env.corr);
+        uint32_t itt;
+        if (!req || session_ping (sess->eng, NULL, 0, req, &itt) != 0) {
+            if (req) {
+                req->free_next = io->free_reqs;
+                io->free_reqs = req;
+            }
+            s_msg_error (io, peer, msg,
+                         rpc_error_limit_exceeded ("in_flight", IO_TASKS_MAX));
+            break;
+        }
+        s_req_link (sess, req);
+        s_pump (sess);
+        break;
+    }
+    default:
+        s_msg_error (io, peer, msg, rpc_error_invalid_request ("unknown message type"));
+        break;
+    }
+    s_reap (sess);
+    return 0;
+}
+
+/* The ROUTER is readable: drain a bounded number of messages. */
+static int
+s_on_router (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
+{
+    (void)reactor;
+    (void)item;
+    io_t *io = arg;
+    for (int n = 0; n < S_DRAIN_MAX; n++) {
+        zmq_msg_t id;
+        zmq_msg_init (&id);
+        rt_msg_t msg;
+        int rc = bus_router_recv (io->router, &id, &msg);
+        if (rc == 0) {
+            int peer = s_peer_index (io, &id);
+            if (peer >= 0)
+                s_on_message (io, peer, &msg);
+            else
+                uis_warn ("io", "too many peers: message dropped");
+        }
+        rt_msg_close (&msg);
+        zmq_msg_close (&id);
+        if (rc == UIS_ERR_AGAIN
+            || (rc != 0 && rc != UIS_ERR_MALFORMED && rc != UIS_ERR_TOO_LONG))
+            break;
+    }
+    return 0;
+}
+
+/* Interest notices from the metrics actor. */
+static int
+s_on_metrics_socket (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
+{
+    (void)reactor;
+    io_t *io = arg;
+    for (int n = 0; n < 64; n++) {
+        rt_msg_t msg;
+        int rc = rt_msg_recv (&msg, item->socket, ZMQ_DONTWAIT);
+        if (rc == 0)
+            metrics_client_on_msg (io->metrics, &msg);
+        rt_msg_close (&msg);
+        if (rc == UIS_ERR_AGAIN || (rc != 0 && rc != UIS_ERR_MALFORMED))
+            break;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ actor */
+
+/* Frees everything: sessions (no replies), sockets, timers. */
+static void
+s_io_free (io_t *io)
+{
+    for (size_t b = 0; b < S_BUCKETS; b++)
+        while (io->buckets[b])
+            s_sess_free (io->buckets[b]);
+    while (io->others)
+        s_sess_free (io->others);
+    while (io->free_reqs) {
+        s_req_t *r = io->free_reqs;
+        io->free_reqs = r->free_next;
+        free (r);
+    }
+    free (io->heap);
+    if (io->tick_timer > 0)
+        rt_reactor_timer_cancel (io->reactor, io->tick_timer);
+    if (io->metrics_timer > 0)
+        rt_reactor_timer_cancel (io->reactor, io->metrics_timer);
+    if (io->router) {
+        rt_reactor_remove_socket (io->reactor, io->router);
+        rt_socket_destroy (&io->router);
+    }
+    if (io->metrics) {
+        rt_reactor_remove_socket (io->reactor, metrics_client_socket (io->metrics));
+        metrics_client_destroy (&io->metrics);
+    }
+    free (io);
+}
+
+/* TERM from the parent. */
+static void
+s_on_term (rt_body_t *body, void *state)
+{
+    (void)body;
+    s_io_free (state);
+}
+
+/* The actor body: binds the ROUTER and starts the timers. */
+int
+io_actor (rt_body_t *body, void *args)
+{
+    const io_config_t *cfg = args;
+    io_t *io = calloc (1, sizeof *io);
+    if (!io)
+        return UIS_ERR_NOMEM;
+    io->body = body;
+    io->reactor = rt_body_reactor (body);
+    io->index = cfg->index;
+    char endpoint[64];
+    if (!cfg->endpoint && io_endpoint (cfg->index, endpoint, sizeof endpoint) != 0) {
+        free (io);
+        return UIS_ERR_INVALID_ARG;
+    }
+    int rc = 0;
+    io->router = rt_socket_new (ZMQ_ROUTER);
+    int zero = 0;
+    if (!io->router)
+        rc = UIS_ERR_NOMEM;
+    else {
+        zmq_setsockopt (io->router, ZMQ_SNDHWM, &zero, sizeof zero);
+        zmq_setsockopt (io->router, ZMQ_RCVHWM, &zero, sizeof zero);
+        if (zmq_bind (io->router, cfg->endpoint ? cfg->endpoint : endpoint) != 0)
+            rc = rt_zmq_err (errno);
+    }
+    if (rc == 0)
+        rc = rt_reactor_add_socket (io->reactor, io->router, ZMQ_POLLIN, s_on_router, io);
+    if (rc == 0 && cfg->metrics_endpoint) {
+        io->metrics = metrics_client_new (cfg->metrics_endpoint);
+        if (!io->metrics)
+            rc = UIS_ERR_STATE;
+        else {
+            metrics_client_watch (io->metrics, "pdu");
+            metrics_client_watch (io->metrics, "command.complete");
+            rc = rt_reactor_add_socket (io->reactor, metrics_client_socket (io->metrics),
+                                        ZMQ_POLLIN, s_on_metrics_socket, io);
+        }
+    }
+    if (rc == 0) {
+        io->tick_timer = rt_reactor_timer_add (io->reactor, IO_TICK_MS, 0, s_on_tick, io);
+        io->metrics_timer = rt_reactor_timer_add (io->reactor, 1000, 0, s_on_metrics, io);
+        if (io->tick_timer < 0 || io->metrics_timer < 0)
+            rc = UIS_ERR_NOMEM;
+    }
+    if (rc != 0) {
+        s_io_free (io);
+        return rc;
+    }
+    rt_body_set (body, NULL, s_on_term, io);
+    return 0;
+}
