@@ -61,7 +61,7 @@ DAEMON := $(if $(DAEMON_SRC),$(B)/uiscsid)
 
 .PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
         check-format format clean bootstrap run-unit run-replay asan clang-check \
-        check-conformance run-integration docs run-fake-selftest run-lab-check
+        check-conformance run-integration docs run-fake-selftest run-lab-check run-iscsi
 
 all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN)
 
@@ -134,6 +134,17 @@ run-integration:
 	@scripts/run-tests.sh py tests/integration/test_daemon_rpc.py $(B)/asan/uiscsid
 	@scripts/run-tests.sh py clients/python/tests/test_client.py $(B)/asan/uiscsid
 
+# The iSCSI engine end to end through the RPC API against real targets on
+# loopback (tgt on 3261, istgt on 3280, tgt for qemu-img interop on 3262).
+# Each suite starts and stops its own lab; tgtd needs root.
+run-iscsi:
+	@$(MAKE) --no-print-directory BUILD=$(B)/asan SAN=1 OPT=-O1 $(B)/asan/uiscsid \
+	    $(B)/asan/tests/unit/actors/test_io_tgt
+	@scripts/with-lab.sh 3263 scripts/run-tests.sh unit $(B)/asan/tests/unit/actors/test_io_tgt
+	@scripts/run-tests.sh py tests/integration/test_iscsi_tgt.py $(B)/asan/uiscsid --port 3261
+	@scripts/run-tests.sh py tests/integration/test_iscsi_istgt.py $(B)/asan/uiscsid --port 3280
+	@scripts/run-tests.sh py tests/integration/test_qemu_interop.py $(B)/asan/uiscsid --port 3262
+
 # The scripted fake target checks itself (its codec, and interop with
 # libiscsi's tools) before any test relies on it.
 run-fake-selftest:
@@ -177,6 +188,7 @@ _test: all
 	@$(MAKE) --no-print-directory clang-check
 	@$(MAKE) --no-print-directory run-fake-selftest run-lab-check
 	@$(MAKE) --no-print-directory run-integration
+	@$(MAKE) --no-print-directory run-iscsi
 	@scripts/run-tests.sh summary
 
 demo:

@@ -7,7 +7,7 @@ stage=${1:-build}
 
 pkgs="gcc make pkg-config libzmq3-dev libjansson-dev libcmocka-dev libisal-dev libssl-dev"
 case "$stage" in
-test) pkgs="$pkgs clang clang-format libclang-rt-14-dev python3-zmq tgt istgt libiscsi-bin" ;;
+test) pkgs="$pkgs clang clang-format libclang-rt-14-dev python3-zmq tgt istgt libiscsi-bin qemu-utils qemu-block-extra" ;;
 demo) pkgs="$pkgs python3-zmq tgt libiscsi-bin" ;;
 bench) pkgs="$pkgs python3-zmq tgt libiscsi-bin libiscsi-dev" ;;
 esac
