@@ -803,6 +803,61 @@ def t_m7_warm_reset_unsupported():
         c.close()
 
 
+# M3: ABORT TASK SET on a LUN with nothing in flight answers 0 and the
+# session goes on (tgt supports it).
+def t_m3_abort_task_set():
+    c = D.client()
+    try:
+        with opn(c, "disk") as s:
+            absorb_ua(s, 1)
+            r = c.tmf_abort_task_set(s.id, 1)
+            assert r["response"] == 0 and isinstance(r["response_name"], str), r
+            s.test_unit_ready(1)
+    finally:
+        c.close()
+
+
+# M7: CLEAR TASK SET and TARGET COLD RESET: tgt answers "function not
+# supported" (5) -> TMF_FAILED naming the response; the session survives.
+def t_m7_clear_task_set_and_cold_reset_unsupported():
+    c = D.client()
+    try:
+        with opn(c, "disk") as s:
+            absorb_ua(s, 1)
+            for fn in (lambda: c.tmf_clear_task_set(s.id, 1),
+                       lambda: c.tmf_target_cold_reset(s.id)):
+                e = expect_error(TmfFailed, fn)
+                assert e.data["response"] == 5, e.data
+                assert isinstance(e.data["response_name"], str) and e.data["response_name"], e.data
+            s.test_unit_ready(1)
+            assert c.session_get(s.id)["reconnects"] == 0
+    finally:
+        c.close()
+
+
+# O2: session.reconnect drops the connection and logs in again at once with
+# the same ISID (ERL 0 reinstatement, TSIH 0); data written before reads
+# back after, and the reconnect is counted.
+def t_o2_session_reconnect():
+    c = D.client()
+    try:
+        with opn(c, "disk", share=False) as s:
+            absorb_ua(s, 1)
+            before = c.session_get(s.id)
+            data = os.urandom(64 * KiB)
+            lba = disk_blocks_free_region(0)
+            write_att(c, s.id, 1, lba, len(data) // 512, data)
+            assert c.session_reconnect(s.id) == {}
+            after = c.session_get(s.id)
+            assert after["isid"] == before["isid"], (before["isid"], after["isid"])
+            assert after["reconnects"] == before["reconnects"] + 1, after
+            assert after["state"] == before["state"], after
+            absorb_ua(s, 1)
+            assert read_att(c, s.id, 1, lba, len(data) // 512) == data
+    finally:
+        c.close()
+
+
 # ================================================================ CHAP
 
 SECRETS = []
@@ -1121,6 +1176,7 @@ TESTS = [
     t_i1_request_sense, t_g4_read_write_basic, t_verify_sync_startstop, t_write_same_unmap,
     t_compare_and_write_tgt, t_mode_sense_select, t_persistent_reservations, t_r4_raw_execute,
     t_m1_abort_task, t_m3_lun_reset, t_m7_warm_reset_unsupported,
+    t_m3_abort_task_set, t_m7_clear_task_set_and_cold_reset_unsupported, t_o2_session_reconnect,
     t_c_chap_all, t_d1_digests_crc32c, t_j3_target_nop_pings,
     t_h6_integrity_disk_defaults, t_h2_integrity_r2t_target, t_b11_integrity_tuned_params,
     t_h3_integrity_immediate_initialr2t_matrix, t_r1_64_in_flight_four_clients,
