@@ -906,8 +906,20 @@ s_on_io_reply (dispatch_t *self, const rt_msg_t *msg)
             if (!ok)
                 s_send_route (self, sess, false);
         }
-        if (ok)
+        if (ok) {
+            /* N4: a Logout Response other than 0 is reported with its
+             * fields; a clean logout keeps the contract's {} */
             answer = json_object ();
+            static const char *keys[] = {"response", "response_name", "time2wait",
+                                         "time2retain"};
+            json_int_t resp = json_integer_value (json_object_get (body, "response"));
+            for (size_t i = 0; answer && resp != 0 && i < sizeof keys / sizeof keys[0];
+                 i++) {
+                json_t *v = json_object_get (body, keys[i]);
+                if (v)
+                    json_object_set (answer, keys[i], v);
+            }
+        }
         break;
     case P_RECONNECT:
     case P_DISCOVER:

@@ -25,6 +25,7 @@
 #include "proto/session.h"
 #include "proto/textx.h"
 #include "rpc/errors.h"
+#include "rpc/scsi.h"
 
 #define S_BUCKETS         1024
 #define S_PEERS_MAX       64
@@ -120,6 +121,7 @@ struct s_sess {
     const char *dead_pending;
     const char *dead_detail;
     json_t *last_error;
+    json_t *logout_info; /* N4: the Logout Response's fields for the ctl reply */
     struct {
         uint64_t commands, bytes_in, bytes_out, pdus_in, pdus_out, errors, reconnects;
     } ctr;
@@ -577,6 +579,7 @@ s_sess_free (s_sess_t *sess)
     s_release_deferred (sess);
     free (sess->deferred);
     json_decref (sess->last_error);
+    json_decref (sess->logout_info);
     if (sess->discovery) {
         for (s_sess_t **p = &io->others; *p; p = &(*p)->onext)
             if (*p == sess) {
@@ -1021,6 +1024,19 @@ s_tmf_response_name (unsigned r)
     }
 }
 
+/* N4: the Logout Response as result fields (RFC 7143 §11.15.1): response
+ * 0 closed, 1 CID not found, 2 recovery not supported, 3 cleanup failed. */
+static json_t *
+s_logout_info (const session_event_t *ev)
+{
+    static const char *names[] = {"CLOSED", "CID_NOT_FOUND", "RECOVERY_NOT_SUPPORTED",
+                                  "CLEANUP_FAILED"};
+    unsigned r = ev->logout_response;
+    return json_pack ("{s:i, s:s, s:i, s:i}", "response", (int)r, "response_name",
+                      r < 4 ? names[r] : "UNKNOWN", "time2wait", ev->time2wait,
+                      "time2retain", ev->time2retain);
+}
+
 /* The error a task that ended by session_fail_all gets. */
 static json_t *
 s_failed_error (s_sess_t *sess)
@@ -1138,7 +1154,9 @@ s_on_complete (s_sess_t *sess, const session_event_t *ev)
             s_reply_err (req, s_failed_error (sess));
         else if (ev->result < SESSION_R_TMF_COMPLETE || ev->result > SESSION_R_TMF_OTHER)
             s_reply_err (req, rpc_error_protocol (ev->detail));
-        else if (ev->tmf_response <= PDU_TMF_RSP_NO_TASK)
+        else if (ev->tmf_response == PDU_TMF_RSP_COMPLETE
+                 || (ev->tmf_response == PDU_TMF_RSP_NO_TASK
+                     && req->opcode == PDU_TMF_ABORT_TASK)) /* M2 */
             s_reply_ok (req, json_pack ("{s:i, s:s}", "response", ev->tmf_response,
                                         "response_name",
                                         s_tmf_response_name (ev->tmf_response)));
@@ -1152,6 +1170,11 @@ s_on_complete (s_sess_t *sess, const session_event_t *ev)
     case K_CLOSE:
     case K_LOGOUT:
         if (req == sess->ctl && !sess->closing) {
+            json_decref (sess->logout_info);
+            sess->logout_info =
+                ev->result >= SESSION_R_LOGOUT_OK && ev->result <= SESSION_R_LOGOUT_OTHER
+                    ? s_logout_info (ev)
+                    : NULL;
             s_close_finish (sess, "logout");
         }
         return; /* the control request is freed by s_close_finish */
@@ -1185,20 +1208,28 @@ s_drain_events (s_sess_t *sess)
                 sess->dead_pending = "statsn_gap";
             break;
         case SESSION_EV_ASYNC: {
+            /* K1: lun as the flat number (as everywhere in the API), the
+             * sense as hex plus the parsed sense_info object */
+            size_t slen =
+                ev.sense_len < SESSION_SENSE_MAX ? ev.sense_len : SESSION_SENSE_MAX;
             char sense[2 * SESSION_SENSE_MAX + 1];
-            for (size_t i = 0; i < ev.sense_len && i < SESSION_SENSE_MAX; i++)
+            for (size_t i = 0; i < slen; i++)
                 snprintf (sense + 2 * i, 3, "%02x", ev.sense[i]);
-            sense[2 * (ev.sense_len < SESSION_SENSE_MAX ? ev.sense_len : 0)] = 0;
+            sense[2 * slen] = 0;
+            uint8_t lun[8];
+            lun_from_u64 (ev.lun, lun);
+            json_t *info = rpc_scsi_sense_info (ev.sense, slen);
             static const char *names[] = {"scsi_event",          "logout_request",
                                           "drop_connection",     "drop_all_connections",
                                           "negotiation_request", "task_termination"};
-            s_publish (sess->io, "session.async",
-                       json_pack ("{s:s, s:i, s:s, s:I, s:s, s:i, s:i, s:i}", "session",
-                                  sess->name, "event_code", ev.async_event, "event_name",
-                                  ev.async_event < 6 ? names[ev.async_event] : "vendor",
-                                  "lun", (json_int_t)(ev.lun & INT64_MAX), "sense_info",
-                                  sense, "parameter1", ev.parameter1, "parameter2",
-                                  ev.parameter2, "parameter3", ev.parameter3));
+            s_publish (
+                sess->io, "session.async",
+                json_pack ("{s:s, s:i, s:s, s:I, s:s, s:o, s:i, s:i, s:i}", "session",
+                           sess->name, "event_code", ev.async_event, "event_name",
+                           ev.async_event < 6 ? names[ev.async_event] : "vendor", "lun",
+                           s_lun_int (lun), "sense", sense, "sense_info",
+                           info ? info : json_null (), "parameter1", ev.parameter1,
+                           "parameter2", ev.parameter2, "parameter3", ev.parameter3));
             break;
         }
         case SESSION_EV_REJECT:
@@ -1303,7 +1334,12 @@ s_close_finish (s_sess_t *sess, const char *reason)
     s_set_state (sess, ST_CLOSED, reason);
     sess->closing = false;
     if (ctl) {
-        s_reply_ok (ctl, json_pack ("{s:b}", "closed", 1));
+        json_t *r = json_pack ("{s:b}", "closed", 1);
+        if (r && sess->logout_info)
+            json_object_update (r, sess->logout_info);
+        json_decref (sess->logout_info);
+        sess->logout_info = NULL;
+        s_reply_ok (ctl, r);
         if (ctl->kind == K_CLOSE)
             sess->doomed = true;
         s_req_free (ctl);
@@ -1764,6 +1800,9 @@ s_msg_tmf (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess)
         ref_itt = cmd->itt;
     }
     s_req_t *req = s_req_new (sess, K_TMF, peer, msg->env.corr);
+    if (req)
+        req->opcode =
+            (uint8_t)t->function; /* M7: response 1 is final only for ABORT TASK */
     uint32_t itt;
     int rc = req ? session_tmf (sess->eng, t->function, t->lun, ref_itt, req, &itt)
                  : UIS_ERR_NOMEM;

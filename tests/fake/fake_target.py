@@ -1391,6 +1391,11 @@ class Connection(threading.Thread):
     def complete_held(self, task, status=None):
         """Send the status of a task whose status was withheld."""
         task.withhold_status = False
+        if status is None and task.state == "held":
+            # the Data-In went out already: send only the status (resending
+            # the data from DataSN 0 would duplicate DataSNs)
+            self._send_scsi_rsp(task)
+            return
         if status is not None:
             task.result = Result(status)
         task.datain = []

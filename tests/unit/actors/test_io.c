@@ -9,7 +9,8 @@
  * Conformance ids: B1, B12 (window from the final login response), B15
  * (no login deadline left behind), A2 (data digest over padded data), J1,
  * J3 (NOP-In echo), M1 and R2 (deadline, ABORT TASK with LUN and
- * RefCmdSN), N1 (logout), B6 (status mapping). */
+ * RefCmdSN), N1 (logout), B6 (status mapping), M2 and M7 (TMF response
+ * mapping), N4 (the Logout Response in the reply). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,6 +224,10 @@ p_close (peer_t *p, uint32_t session)
     assert_int_equal (msg.env.status, 0);
     json_t *v = bus_json_body (&msg);
     assert_true (json_is_true (json_object_get (v, "closed")));
+    /* N4: the Logout Response is reported */
+    assert_int_equal (json_integer_value (json_object_get (v, "response")), 0);
+    assert_string_equal (json_string_value (json_object_get (v, "response_name")),
+                         "CLOSED");
     json_decref (v);
     rt_msg_close (&msg);
     close (p->fd);
@@ -410,6 +415,71 @@ test_io_deadline_abort (void **state)
     assert_int_equal (json_integer_value (json_object_get (data, "timeout_ms")), 150);
     assert_true (json_is_true (json_object_get (data, "aborted")));
     h_result_free (&res);
+    p_close (s_p, id);
+}
+
+/* Sends ENG_TMF (function, LUN 2), answers it with `response`; returns the
+ * reply body (result or error object, caller frees) and its status. */
+static json_t *
+s_tmf_round (uint32_t id, uint8_t function, uint8_t response, int32_t *status)
+{
+    eng_tmf_t t;
+    memset (&t, 0, sizeof t);
+    t.function = function;
+    t.lun[1] = 2;
+    uint64_t corr = h_send (&s_h, ENG_TMF, id, 0, NULL, &t, sizeof t, NULL, 0, -1);
+    const pdu_t *req = p_recv (s_p);
+    assert_int_equal (req->opcode, PDU_OP_TMF_REQ);
+    assert_int_equal (req->u.tmf_req.function, function);
+    pdu_t r;
+    pdu_init (&r, PDU_OP_TMF_RSP);
+    r.itt = req->itt;
+    r.u.tmf_rsp.response = response;
+    r.u.tmf_rsp.statsn = s_p->statsn++;
+    r.u.tmf_rsp.exp_cmdsn = s_p->exp_cmdsn;
+    r.u.tmf_rsp.max_cmdsn = s_p->exp_cmdsn + 10;
+    p_send (s_p, &r, NULL, 0);
+    rt_msg_t msg;
+    h_wait (&s_h, corr, &msg);
+    *status = msg.env.status;
+    json_t *v = bus_json_body (&msg);
+    rt_msg_close (&msg);
+    assert_non_null (v);
+    return v;
+}
+
+/* M7: each TMF response of LUN RESET maps to a distinct result: 0 is
+ * success, 1 (task does not exist: meaningful only for ABORT TASK, M2), 2,
+ * 3, 4, 5, 6 and 255 are TMF_FAILED with the code and its own name. */
+static void
+test_io_tmf_responses (void **state)
+{
+    (void)state;
+    uint32_t id = s_session++;
+    uint64_t corr = p_open (s_p, id, NULL);
+    json_decref (p_login (s_p, corr, ""));
+    static const uint8_t codes[] = {0, 1, 2, 3, 4, 5, 6, 255};
+    char *names[8] = {NULL};
+    for (size_t i = 0; i < sizeof codes; i++) {
+        int32_t status;
+        json_t *v = s_tmf_round (id, PDU_TMF_LOGICAL_UNIT_RESET, codes[i], &status);
+        json_t *o = v;
+        if (codes[i] == 0)
+            assert_int_equal (status, 0);
+        else {
+            assert_int_equal (status, RPC_E_TMF_FAILED);
+            assert_string_equal (h_err_name (v), "TMF_FAILED");
+            o = json_object_get (v, "data");
+        }
+        assert_int_equal (json_integer_value (json_object_get (o, "response")), codes[i]);
+        names[i] = strdup (json_string_value (json_object_get (o, "response_name")));
+        assert_non_null (names[i]);
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal (names[k], names[i]);
+        json_decref (v);
+    }
+    for (size_t i = 0; i < sizeof codes; i++)
+        free (names[i]);
     p_close (s_p, id);
 }
 
@@ -686,6 +756,7 @@ main (void)
         cmocka_unit_test (test_io_login_read),
         cmocka_unit_test (test_io_write_r2t),
         cmocka_unit_test (test_io_deadline_abort),
+        cmocka_unit_test (test_io_tmf_responses),
         cmocka_unit_test (test_io_conn_dead),
         cmocka_unit_test (test_io_digests_nop),
         cmocka_unit_test (test_io_login_refused),
