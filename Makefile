@@ -144,6 +144,7 @@ run-iscsi:
 	@scripts/run-tests.sh py tests/integration/test_iscsi_tgt.py $(B)/asan/uiscsid --port 3261
 	@scripts/run-tests.sh py tests/integration/test_iscsi_istgt.py $(B)/asan/uiscsid --port 3280
 	@scripts/run-tests.sh py tests/integration/test_qemu_interop.py $(B)/asan/uiscsid --port 3262
+	@scripts/run-tests.sh py tests/integration/test_fake_scenarios.py $(B)/asan/uiscsid
 
 # The scripted fake target checks itself (its codec, and interop with
 # libiscsi's tools) before any test relies on it.
