@@ -59,11 +59,23 @@ FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_NAMES))
 
 DAEMON := $(if $(DAEMON_SRC),$(B)/uiscsid)
 
+# The C client library (clients/c): its own code only, linked with libzmq and
+# jansson; position-independent so the same objects make the shared library.
+VERSION := 0.1.0
+CLIENT_SRC := $(sort $(wildcard clients/c/*.c))
+CLIENT_OBJ := $(patsubst %.c,$(B)/obj/%.pic.o,$(CLIENT_SRC))
+CLIENT_LIBS := $(shell pkg-config --libs libzmq jansson 2>/dev/null)
+LIBUISCSI := $(B)/libuiscsi.a
+# ASan builds make no shared library (the sanitizer runtime cannot be linked
+# into a -Wl,--no-undefined .so).
+LIBUISCSI_SO := $(if $(filter 1,$(SAN)),,$(B)/libuiscsi.so.1 $(B)/libuiscsi.so)
+CLIENT_TEST := $(B)/tests/clients/test_client_c
+
 .PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
         check-format format clean bootstrap run-unit run-replay asan clang-check \
-        check-conformance run-integration docs run-fake-selftest run-lab-check run-iscsi
+        check-conformance run-integration docs run-fake-selftest run-lab-check run-iscsi install check-install
 
-all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN)
+all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN) $(LIBUISCSI) $(LIBUISCSI_SO) $(CLIENT_TEST)
 
 libs: $(LIBPROTO) $(LIBACTORS) $(LIBRPC)
 
@@ -93,6 +105,48 @@ $(B)/tests/unit/actors/%: tests/unit/actors/%.c $(LIBRPC) $(LIBACTORS) $(LIBPROT
 $(B)/tests/unit/rpc/%: tests/unit/rpc/%.c $(LIBRPC) $(LIBACTORS) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS_ALL) $(LDLIBS_ALL)
+
+$(B)/obj/%.pic.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -MMD -MP -c $< -o $@
+
+$(LIBUISCSI): $(CLIENT_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libuiscsi.so.1: $(CLIENT_OBJ)
+	$(CC) -shared -Wl,-soname,libuiscsi.so.1 -Wl,--no-undefined -o $@ $^ $(CLIENT_LIBS)
+$(B)/libuiscsi.so: $(B)/libuiscsi.so.1
+	ln -sf libuiscsi.so.1 $@
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+$(CLIENT_TEST): clients/c/tests/test_client_c.c $(LIBUISCSI)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBUISCSI) $(LDLIBS_ALL)
+
+# make install PREFIX=... [DESTDIR=...]: the daemon, the C client library
+# (static, shared, header, pkg-config file) and the docs.
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/uiscsid
+	install -m 0755 $(B)/uiscsid $(DESTDIR)$(PREFIX)/bin/uiscsid
+	install -m 0644 $(LIBUISCSI) $(DESTDIR)$(PREFIX)/lib/libuiscsi.a
+	install -m 0755 $(B)/libuiscsi.so.1 $(DESTDIR)$(PREFIX)/lib/libuiscsi.so.1
+	ln -sf libuiscsi.so.1 $(DESTDIR)$(PREFIX)/lib/libuiscsi.so
+	install -m 0644 clients/c/uiscsi.h $(DESTDIR)$(PREFIX)/include/uiscsi.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$${prefix}/lib|' \
+	    -e 's|@INCLUDEDIR@|$${prefix}/include|' -e 's|@VERSION@|$(VERSION)|' \
+	    clients/c/uiscsi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/uiscsi.pc
+	install -m 0644 docs/api.md docs/operations.md README.md $(DESTDIR)$(PREFIX)/share/doc/uiscsid/
+
+# An installed copy builds a program through pkg-config alone.
+check-install:
+	@rm -rf $(B)/stage
+	@$(MAKE) --no-print-directory install PREFIX=$(abspath $(B)/stage) >/dev/null
+	@printf '#include <uiscsi.h>\nint main (void) { return uiscsi_error_name (-32001)[0] == 0; }\n' > $(B)/stage/t.c
+	@PKG_CONFIG_PATH=$(abspath $(B)/stage)/lib/pkgconfig $(CC) -o $(B)/stage/t $(B)/stage/t.c \
+	    $$(PKG_CONFIG_PATH=$(abspath $(B)/stage)/lib/pkgconfig pkg-config --cflags --libs uiscsi) \
+	    -Wl,-rpath,$(abspath $(B)/stage)/lib && $(B)/stage/t && echo "check-install: ok"
 
 # The API reference docs/api.md is generated from the method table.
 $(B)/gen-api-docs: scripts/gen-api-docs.c $(LIBRPC) $(LIBPROTO)
@@ -133,6 +187,9 @@ run-integration:
 	@$(MAKE) --no-print-directory BUILD=$(B)/asan SAN=1 OPT=-O1 $(B)/asan/uiscsid
 	@scripts/run-tests.sh py tests/integration/test_daemon_rpc.py $(B)/asan/uiscsid
 	@scripts/run-tests.sh py clients/python/tests/test_client.py $(B)/asan/uiscsid
+	@$(MAKE) --no-print-directory BUILD=$(B)/asan SAN=1 OPT=-O1 $(B)/asan/tests/clients/test_client_c
+	@UISCSID=$(B)/asan/uiscsid scripts/with-lab.sh 3267 \
+	    scripts/run-tests.sh unit $(B)/asan/tests/clients/test_client_c
 
 # The iSCSI engine end to end through the RPC API against real targets on
 # loopback (tgt on 3261, istgt on 3280, tgt for qemu-img interop on 3262).
@@ -183,7 +240,7 @@ test:
 
 _test: all
 	@scripts/run-tests.sh reset
-	@$(MAKE) --no-print-directory check-format check-purity check-conformance
+	@$(MAKE) --no-print-directory check-format check-purity check-conformance check-install
 	@$(MAKE) --no-print-directory run-unit run-replay
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory clang-check
