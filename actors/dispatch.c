@@ -78,13 +78,17 @@ typedef struct s_pending {
     bool force;
 } s_pending_t;
 
-/* Counters across all sessions (monotonic). */
+/* Counters across all sessions (monotonic): the final counters of the
+ * sessions closed so far (from the ENG_CLOSE / ENG_LOGOUT replies);
+ * daemon.stats adds the live sessions' counters to them. */
 typedef struct {
     uint64_t commands;
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t reconnects;
     uint64_t errors;
+    uint64_t pdus_in;
+    uint64_t pdus_out;
 } s_counters_t;
 
 struct dispatch {
@@ -252,6 +256,10 @@ s_stats (dispatch_t *self, const json_t *rpc)
         return NULL;
     int rc = json_object_set_new (result, "pdus", json_object ());
     rc |= json_object_set_new (result, "errors_by_kind", json_object ());
+    rc |= json_object_set_new (result, "pdus_in",
+                               json_integer ((json_int_t)self->counters.pdus_in));
+    rc |= json_object_set_new (result, "pdus_out",
+                               json_integer ((json_int_t)self->counters.pdus_out));
     rc |= json_object_set_new (result, "limits",
                                json_pack ("{s:I, s:I}", "sessions",
                                           (json_int_t)self->limits.sessions,
@@ -621,6 +629,15 @@ s_open (dispatch_t *self, const json_t *params, const char *client, const zmq_ms
     return NULL;
 }
 
+/* The ENG_CLOSE / ENG_LOGOUT body: {"timeout_ms"} of the call when it has
+ * one (it bounds the io actor's drain), else NULL. New reference. */
+static json_t *
+s_timeout_body (const json_t *params)
+{
+    json_t *t = json_object_get (params, "timeout_ms");
+    return json_is_integer (t) ? json_pack ("{s:O}", "timeout_ms", t) : NULL;
+}
+
 /* session.close: releases the client's handle; the last one (or force)
  * logs out. */
 static json_t *
@@ -645,7 +662,11 @@ s_close (dispatch_t *self, s_sess_t *sess, const json_t *params, const char *cli
     sess->state = SS_CLOSING;
     s_send_route (self, sess, true); /* no new commands reach it */
     s_pending_t *p = s_pending_new (self, P_CLOSE, sess->num, id, corr);
-    if (!p || s_pending_send (self, p, sess->io, ENG_CLOSE, NULL, force ? 1 : 0) != 0) {
+    json_t *body = s_timeout_body (params);
+    int rc = p ? s_pending_send (self, p, sess->io, ENG_CLOSE, body, force ? 1 : 0)
+               : UIS_ERR_NOMEM;
+    json_decref (body);
+    if (rc != 0) {
         s_sess_remove (self, sess);
         return json_pack ("{s:b, s:i}", "closed", 1, "refs", 0);
     }
@@ -767,7 +788,10 @@ s_call (dispatch_t *self, const char *method, const json_t *params, const json_t
         s_send_route (self, sess, true);
     }
     s_pending_t *p = s_pending_new (self, kind, sess->num, id, corr);
-    if (!p || s_pending_send (self, p, sess->io, type, NULL, 0) != 0) {
+    json_t *body = kind == P_LOGOUT ? s_timeout_body (params) : NULL;
+    int rc = p ? s_pending_send (self, p, sess->io, type, body, 0) : UIS_ERR_NOMEM;
+    json_decref (body);
+    if (rc != 0) {
         if (kind == P_LOGOUT) {
             sess->state = SS_OPEN;
             s_send_route (self, sess, false);
@@ -851,6 +875,29 @@ s_sum_counters (json_t *sum, const json_t *counters)
     }
 }
 
+/* Adds the final counters of a closed session (the "counters" of an
+ * ENG_CLOSE / ENG_LOGOUT reply) to the daemon's totals (4a). */
+static void
+s_keep_counters (dispatch_t *self, const json_t *body)
+{
+    const json_t *c = json_object_get (body, "counters");
+    struct {
+        const char *key;
+        uint64_t *total;
+    } map[] = {{"commands", &self->counters.commands},
+               {"bytes_in", &self->counters.bytes_in},
+               {"bytes_out", &self->counters.bytes_out},
+               {"reconnects", &self->counters.reconnects},
+               {"errors", &self->counters.errors},
+               {"pdus_in", &self->counters.pdus_in},
+               {"pdus_out", &self->counters.pdus_out}};
+    for (size_t i = 0; json_is_object (c) && i < sizeof map / sizeof map[0]; i++) {
+        json_int_t v = json_integer_value (json_object_get (c, map[i].key));
+        if (v > 0)
+            *map[i].total += (uint64_t)v;
+    }
+}
+
 /* ENG_REPLY from an io actor: finishes the pending request. */
 static void
 s_on_io_reply (dispatch_t *self, const rt_msg_t *msg)
@@ -890,6 +937,8 @@ s_on_io_reply (dispatch_t *self, const rt_msg_t *msg)
         if (sess)
             s_sess_remove (self, sess);
         if (ok)
+            s_keep_counters (self, body);
+        if (ok)
             answer = json_pack ("{s:b, s:i}", "closed", 1, "refs", 0);
         break;
     case P_GET:
@@ -907,9 +956,13 @@ s_on_io_reply (dispatch_t *self, const rt_msg_t *msg)
                 s_send_route (self, sess, false);
         }
         if (ok) {
+            s_keep_counters (self, body);
             /* N4: a Logout Response other than 0 is reported with its
-             * fields; a clean logout keeps the contract's {} */
+             * fields; a clean logout keeps the contract's {}. N3: a
+             * Logout Response that never came adds "logout_timeout". */
             answer = json_object ();
+            if (answer && json_is_true (json_object_get (body, "logout_timeout")))
+                json_object_set_new (answer, "logout_timeout", json_true ());
             static const char *keys[] = {"response", "response_name", "time2wait",
                                          "time2retain"};
             json_int_t resp = json_integer_value (json_object_get (body, "response"));

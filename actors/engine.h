@@ -38,9 +38,13 @@
  *                 "portal", "target"} or status < 0 and a JSON-RPC error
  *                 object (LOGIN_FAILED, AUTH_FAILED, TRANSPORT_ERROR, TIMEOUT).
  *   ENG_CLOSE     dispatch -> io; session; corr; aux = 1 for a forced close
- *                 (no graceful logout wait). Logs out (reason 0), fails what
- *                 is still in flight with CANCELLED, frees the session.
- *                 Reply ENG_REPLY {"closed": true}.
+ *                 (no graceful logout wait); body = optional JSON
+ *                 {"timeout_ms"} (bounds the drain, see io.h). Drains the
+ *                 in-flight commands, logs out (reason 0), fails what is
+ *                 still in flight with CANCELLED, frees the session.
+ *                 Reply ENG_REPLY {"closed": true, "counters": {...}} (the
+ *                 final counters; "logout_timeout": true when the Logout
+ *                 Response did not come).
  *   ENG_GET       dispatch -> io; session; corr. Reply ENG_REPLY with the
  *                 io-side part of <session info>: {"state", "isid", "tsih",
  *                 "negotiated", "counters", "in_flight", "cmdsn_window",

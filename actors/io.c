@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,7 @@ struct s_req {
     char tag[ENG_TAG_MAX + 1];
     bool timed_out, abort_sent;
     bool forced;
+    bool draining; /* K_CLOSE / K_LOGOUT: waiting for in-flight commands (N2) */
     s_req_t *free_next;
 };
 
@@ -182,6 +184,8 @@ static void s_conn_dead (s_sess_t *sess, const char *reason);
 static void s_pump (s_sess_t *sess);
 static void s_drain_events (s_sess_t *sess);
 static void s_close_finish (s_sess_t *sess, const char *reason);
+static void s_logout_send (s_sess_t *sess);
+static json_t *s_counters_json (s_sess_t *sess);
 
 /* ----------------------------------------------------------- the heap */
 
@@ -1249,6 +1253,9 @@ s_drain_events (s_sess_t *sess)
         sess->dead_pending = NULL;
         s_conn_dead (sess, reason);
     }
+    else if (sess->state == ST_LOGGING_OUT && sess->eng && sess->ctl
+             && sess->ctl->draining && sess->in_flight == 0)
+        s_logout_send (sess); /* N2: the last in-flight command ended */
 }
 
 /* THE entry point for a dead connection (EOF, RST, write error, keepalive
@@ -1334,7 +1341,11 @@ s_close_finish (s_sess_t *sess, const char *reason)
     s_set_state (sess, ST_CLOSED, reason);
     sess->closing = false;
     if (ctl) {
-        json_t *r = json_pack ("{s:b}", "closed", 1);
+        /* 4a: the final counters, so daemon.stats stays monotonic */
+        json_t *r =
+            json_pack ("{s:b, s:o}", "closed", 1, "counters", s_counters_json (sess));
+        if (r && strcmp (reason, "logout_timeout") == 0)
+            json_object_set_new (r, "logout_timeout", json_true ());
         if (r && sess->logout_info)
             json_object_update (r, sess->logout_info);
         json_decref (sess->logout_info);
@@ -1499,7 +1510,14 @@ s_on_deadline (s_req_t *req)
         return;
     case K_CLOSE:
     case K_LOGOUT:
-        s_close_finish (sess, "logout_timeout");
+        if (req->draining) { /* N2: the drain deadline passed */
+            uis_log (UIS_LOG_INFO, "io", sess->name,
+                     "logout: %u command(s) still in flight after the drain deadline",
+                     (unsigned)sess->in_flight);
+            s_logout_send (sess);
+            return;
+        }
+        s_close_finish (sess, "logout_timeout"); /* N3: no Logout Response */
         return;
     default:
         return;
@@ -1601,6 +1619,10 @@ s_msg_error (io_t *io, int peer, const rt_msg_t *msg, json_t *error)
                  error);
 }
 
+/* Numbers discovery sessions for their event name "discovery-<n>" (n from
+ * 1, daemon-wide: shared by every io actor). */
+static atomic_uint s_discovery_seq;
+
 /* Wipes the secrets of an auth object in place (the parsed copy). */
 static void
 s_wipe_auth (json_t *params)
@@ -1632,7 +1654,10 @@ s_msg_open (io_t *io, int peer, rt_msg_t *msg, bool discovery)
     login_flow_t *flow = login_flow_new (params, discovery, &error);
     char name[96];
     const char *sname = json_string_value (json_object_get (params, "session"));
-    if (sname)
+    if (discovery) /* events name it; unique across io actors (4b) */
+        snprintf (name, sizeof name, "discovery-%u",
+                  atomic_fetch_add (&s_discovery_seq, 1u) + 1u);
+    else if (sname)
         snprintf (name, sizeof name, "%s", sname);
     else
         snprintf (name, sizeof name, "%u", (unsigned)msg->env.session);
@@ -1838,7 +1863,43 @@ s_info (s_sess_t *sess)
         sess->last_error ? sess->last_error : json_null ());
 }
 
-/* ENG_CLOSE / ENG_LOGOUT. */
+/* The drain deadline of a close or logout whose call has timeout_ms: at
+ * most IO_LOGOUT_DRAIN_MS, and short enough that the drain plus the wait
+ * for the Logout Response (IO_LOGOUT_GRACE_MS) fit in timeout_ms. */
+static uint32_t
+s_drain_ms (uint32_t timeout_ms)
+{
+    uint32_t left = timeout_ms > IO_LOGOUT_GRACE_MS ? timeout_ms - IO_LOGOUT_GRACE_MS : 0;
+    return left < IO_LOGOUT_DRAIN_MS ? left : IO_LOGOUT_DRAIN_MS;
+}
+
+/* Queues the Logout Request (reason 0, close the session) of the pending
+ * close or logout (sess->ctl) and waits IO_LOGOUT_GRACE_MS for its
+ * response (N3); when the engine refuses it, the close ends at once. */
+static void
+s_logout_send (s_sess_t *sess)
+{
+    s_req_t *req = sess->ctl;
+    req->draining = false;
+    uint32_t itt;
+    if (session_logout (sess->eng, PDU_LOGOUT_CLOSE_SESSION, 0, req, &itt) != 0) {
+        s_close_finish (sess, req->kind == K_LOGOUT ? "logout" : "close");
+        return;
+    }
+    s_heap_set (sess->io, req, s_now_ms () + IO_LOGOUT_GRACE_MS);
+    s_pump (sess);
+}
+
+/* ENG_CLOSE / ENG_LOGOUT (body: optional {"timeout_ms"}). A forced close,
+ * or a session not in full feature phase, closes at once (in-flight
+ * commands end CANCELLED). Otherwise (N2, RFC 7143 §11.14: no new
+ * commands once the logout is decided; the target terminates whatever is
+ * still pending when it gets the Logout): the session goes to
+ * logging_out, new commands are refused with CANCELLED, the in-flight ones
+ * get up to s_drain_ms to complete normally, then the Logout Request goes
+ * out; commands still in flight then end CANCELLED when the session
+ * closes. No Logout Response within IO_LOGOUT_GRACE_MS: the connection is
+ * closed anyway (N3, reply {"closed": true, "logout_timeout": true}). */
 static void
 s_msg_close (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess, bool logout)
 {
@@ -1847,8 +1908,14 @@ s_msg_close (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess, bool logout)
         s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
         return;
     }
+    json_t *body = bus_json_body (msg);
+    json_int_t tmo = json_integer_value (json_object_get (body, "timeout_ms"));
+    json_decref (body);
+    req->timeout_ms = tmo > 0 && tmo <= UINT32_MAX ? (uint32_t)tmo : S_CMD_TIMEOUT_MS;
     req->forced = msg->env.aux == 1;
     s_req_t *old = sess->ctl;
+    bool was_draining = old && old->draining && sess->state == ST_LOGGING_OUT;
+    uint64_t old_deadline = old ? old->deadline : 0;
     sess->ctl = req;
     if (old) { /* an open, reconnect or earlier close in progress */
         if (old->kind == K_CLOSE || old->kind == K_LOGOUT)
@@ -1857,12 +1924,19 @@ s_msg_close (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess, bool logout)
             s_reply_err (old, rpc_error_cancelled ());
         s_req_free (old);
     }
-    uint32_t itt;
-    if (sess->state == ST_FULL_FEATURE && sess->eng && !req->forced
-        && session_logout (sess->eng, PDU_LOGOUT_CLOSE_SESSION, 0, req, &itt) == 0) {
+    if (was_draining && !req->forced) { /* a second close joins the drain */
+        req->draining = true;
+        s_heap_set (io, req, old_deadline);
+        return;
+    }
+    if (sess->state == ST_FULL_FEATURE && sess->eng && !req->forced) {
         s_set_state (sess, ST_LOGGING_OUT, logout ? "logout" : "close");
-        s_heap_set (io, req, s_now_ms () + IO_LOGOUT_GRACE_MS);
-        s_pump (sess);
+        if (sess->in_flight > 0) {
+            req->draining = true;
+            s_heap_set (io, req, s_now_ms () + s_drain_ms (req->timeout_ms));
+            return;
+        }
+        s_logout_send (sess);
         return;
     }
     s_close_finish (sess, req->forced ? "forced_close" : logout ? "logout" : "close");

@@ -24,6 +24,22 @@
  * aborted true when the target confirmed it. A command that completes
  * with a SCSI status before the abort is confirmed returns that status.
  *
+ * Close and logout (ENG_CLOSE, ENG_LOGOUT; docs/operations.md "Closing a
+ * session"): forced, or not in full feature phase: closed at once, every
+ * in-flight command ends CANCELLED. Graceful (N2): state logging_out, new
+ * commands get CANCELLED, the in-flight ones may complete normally for up
+ * to min(IO_LOGOUT_DRAIN_MS, timeout_ms - IO_LOGOUT_GRACE_MS) (the drain),
+ * then the Logout Request goes out; the target ends what is still pending
+ * (RFC 7143 §11.14) and those commands end CANCELLED. No Logout Response
+ * within IO_LOGOUT_GRACE_MS (N3): the connection is closed anyway and the
+ * reply carries "logout_timeout": true. So a close returns within
+ * max(timeout_ms, IO_LOGOUT_GRACE_MS) and at most IO_LOGOUT_DRAIN_MS +
+ * IO_LOGOUT_GRACE_MS. The reply carries the session's final "counters"
+ * (daemon.stats keeps them: its counters are monotonic).
+ *
+ * A discovery session is named "discovery-<n>" in its events (n counts
+ * discovery sessions daemon-wide from 1).
+ *
  * Events: session.state, session.metrics (every second per session that is
  * not closed), session.async, and command.complete / pdu only while
  * someone subscribes to them (metrics_client interest).
@@ -41,7 +57,8 @@
 
 #define IO_ENDPOINT_FMT    "inproc://uis-io-%u"
 #define IO_ABORT_GRACE_MS  2000 /* wait for ABORT TASK after a deadline */
-#define IO_LOGOUT_GRACE_MS 2000 /* wait for the Logout Response on close */
+#define IO_LOGOUT_GRACE_MS 2000 /* wait for the Logout Response on close (N3) */
+#define IO_LOGOUT_DRAIN_MS 5000 /* most a close waits for in-flight commands (N2) */
 #define IO_TASKS_MAX       1024 /* engine task table per session */
 #define IO_TICK_MS         10   /* deadline and keepalive resolution */
 

@@ -132,7 +132,7 @@ struct rpc_front {
     s_counters_t counters;
 };
 
-static int s_on_io (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg);
+static int s_on_socket (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg);
 
 /* Monotonic milliseconds. */
 static int64_t
@@ -326,7 +326,7 @@ s_io_socket (rpc_front_t *self, uint32_t k)
             return NULL;
         }
         if (self->reactor
-            && rt_reactor_add_socket (self->reactor, sock, ZMQ_POLLIN, s_on_io, self)
+            && rt_reactor_add_socket (self->reactor, sock, ZMQ_POLLIN, s_on_socket, self)
                    != 0) {
             rt_socket_destroy (&sock);
             return NULL;
@@ -1219,39 +1219,34 @@ s_on_cmd_done (rpc_front_t *self, rt_msg_t *m)
     s_scsi_finish (job, i);
 }
 
-/* An io actor's DEALER is ready: completions and replies. */
+/* A DEALER to an io actor, the dispatcher or the metrics actor is ready:
+ * drains a bounded number of messages and dispatches each on its type
+ * (ENG_CMD_DONE: a command ended; ENG_REPLY / BUS_REPLY: an answer to a
+ * call; ENG_ROUTE: a session's placement changed). */
 static int
-s_on_io (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
+s_on_socket (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
 {
     (void)reactor;
     rpc_front_t *self = arg;
     for (int n = 0; n < 1000; n++) {
         rt_msg_t msg;
         int rc = rt_msg_recv (&msg, item->socket, ZMQ_DONTWAIT);
-        if (rc == 0 && msg.env.type == ENG_CMD_DONE)
-            s_on_cmd_done (self, &msg);
-        else if (rc == 0 && msg.env.type == ENG_REPLY)
-            s_on_reply (self, &msg);
-        rt_msg_close (&msg);
-        if (rc != 0 && rc != UIS_ERR_MALFORMED && rc != UIS_ERR_TOO_LONG)
-            break;
-    }
-    return 0;
-}
-
-/* A DEALER to another actor is ready: answers. */
-static int
-s_on_actor (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
-{
-    (void)reactor;
-    rpc_front_t *self = arg;
-    for (int n = 0; n < 1000; n++) {
-        rt_msg_t msg;
-        int rc = rt_msg_recv (&msg, item->socket, ZMQ_DONTWAIT);
-        if (rc == 0 && msg.env.type == BUS_REPLY)
-            s_on_reply (self, &msg);
-        else if (rc == 0 && msg.env.type == ENG_ROUTE)
-            s_on_route (self, &msg);
+        if (rc == 0) {
+            switch (msg.env.type) {
+            case ENG_CMD_DONE:
+                s_on_cmd_done (self, &msg);
+                break;
+            case ENG_REPLY:
+            case BUS_REPLY:
+                s_on_reply (self, &msg);
+                break;
+            case ENG_ROUTE:
+                s_on_route (self, &msg);
+                break;
+            default:
+                break; /* unknown types are dropped */
+            }
+        }
         rt_msg_close (&msg);
         if (rc != 0 && rc != UIS_ERR_MALFORMED && rc != UIS_ERR_TOO_LONG)
             break;
@@ -1425,13 +1420,15 @@ rpc_front_attach (rpc_front_t *self, rt_reactor_t *reactor)
     self->reactor = reactor;
     int rc = rt_reactor_add_socket (reactor, self->router, ZMQ_POLLIN, s_on_router, self);
     if (rc == 0 && self->metrics)
-        rc = rt_reactor_add_socket (reactor, self->metrics, ZMQ_POLLIN, s_on_actor, self);
-    if (rc == 0 && self->dispatch)
         rc =
-            rt_reactor_add_socket (reactor, self->dispatch, ZMQ_POLLIN, s_on_actor, self);
+            rt_reactor_add_socket (reactor, self->metrics, ZMQ_POLLIN, s_on_socket, self);
+    if (rc == 0 && self->dispatch)
+        rc = rt_reactor_add_socket (reactor, self->dispatch, ZMQ_POLLIN, s_on_socket,
+                                    self);
     for (uint32_t k = 0; rc == 0 && k < self->nio; k++)
         if (self->io[k])
-            rc = rt_reactor_add_socket (reactor, self->io[k], ZMQ_POLLIN, s_on_io, self);
+            rc = rt_reactor_add_socket (reactor, self->io[k], ZMQ_POLLIN, s_on_socket,
+                                        self);
     if (rc == 0 && self->dispatch && self->counters_interval_ms > 0) {
         int id = rt_reactor_timer_add (reactor, self->counters_interval_ms, 0, s_on_tick,
                                        self);

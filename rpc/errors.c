@@ -115,8 +115,8 @@ s_str (const char *s)
 
 /* Adds key = value to obj; both are stolen. Returns obj, or NULL (both
  * freed) when either is NULL because an earlier step failed. */
-static json_t *
-s_add (json_t *obj, const char *key, json_t *value)
+json_t *
+rpc_json_add (json_t *obj, const char *key, json_t *value)
 {
     if (!obj) {
         json_decref (value);
@@ -141,11 +141,11 @@ rpc_error_parse (const char *reason, int line, int column, int position)
 {
     json_t *d = json_object ();
     if (reason)
-        d = s_add (d, "reason", json_string (reason));
+        d = rpc_json_add (d, "reason", json_string (reason));
     if (line > 0) {
-        d = s_add (d, "line", json_integer (line));
-        d = s_add (d, "column", json_integer (column));
-        d = s_add (d, "position", json_integer (position));
+        d = rpc_json_add (d, "line", json_integer (line));
+        d = rpc_json_add (d, "column", json_integer (column));
+        d = rpc_json_add (d, "position", json_integer (position));
     }
     return s_build (RPC_E_PARSE_ERROR, d);
 }
@@ -155,7 +155,7 @@ rpc_error_invalid_request (const char *reason)
 {
     json_t *d = json_object ();
     if (reason)
-        d = s_add (d, "reason", json_string (reason));
+        d = rpc_json_add (d, "reason", json_string (reason));
     return s_build (RPC_E_INVALID_REQUEST, d);
 }
 
@@ -170,9 +170,9 @@ rpc_error_invalid_params (const char *param, const char *reason)
 {
     json_t *d = json_object ();
     if (param)
-        d = s_add (d, "param", json_string (param));
+        d = rpc_json_add (d, "param", json_string (param));
     if (reason)
-        d = s_add (d, "reason", json_string (reason));
+        d = rpc_json_add (d, "reason", json_string (reason));
     return s_build (RPC_E_INVALID_PARAMS, d);
 }
 
@@ -181,7 +181,7 @@ rpc_error_internal (const char *reason)
 {
     json_t *d = json_object ();
     if (reason)
-        d = s_add (d, "reason", json_string (reason));
+        d = rpc_json_add (d, "reason", json_string (reason));
     return s_build (RPC_E_INTERNAL_ERROR, d);
 }
 
@@ -189,33 +189,35 @@ json_t *
 rpc_error_session_not_found (const char *session)
 {
     return s_build (RPC_E_SESSION_NOT_FOUND,
-                    s_add (json_object (), "session", s_str (session)));
+                    rpc_json_add (json_object (), "session", s_str (session)));
 }
 
 json_t *
 rpc_error_transport (const char *op, int errno_value, const char *message)
 {
-    json_t *d = s_add (json_object (), "op", s_str (op));
-    d = s_add (d, "errno", json_integer (errno_value));
-    d = s_add (d, "message", s_str (message));
+    json_t *d = rpc_json_add (json_object (), "op", s_str (op));
+    d = rpc_json_add (d, "errno", json_integer (errno_value));
+    d = rpc_json_add (d, "message", s_str (message));
     return s_build (RPC_E_TRANSPORT_ERROR, d);
 }
 
 json_t *
 rpc_error_login_failed (int status_class, int status_detail, const char *status_name)
 {
-    json_t *d = s_add (json_object (), "status_class", json_integer (status_class));
-    d = s_add (d, "status_detail", json_integer (status_detail));
-    d = s_add (d, "status_name", s_str (status_name));
+    json_t *d =
+        rpc_json_add (json_object (), "status_class", json_integer (status_class));
+    d = rpc_json_add (d, "status_detail", json_integer (status_detail));
+    d = rpc_json_add (d, "status_name", s_str (status_name));
     return s_build (RPC_E_LOGIN_FAILED, d);
 }
 
 json_t *
 rpc_error_auth_failed (int status_class, int status_detail, const char *side)
 {
-    json_t *d = s_add (json_object (), "status_class", json_integer (status_class));
-    d = s_add (d, "status_detail", json_integer (status_detail));
-    d = s_add (d, "side", s_str (side));
+    json_t *d =
+        rpc_json_add (json_object (), "status_class", json_integer (status_class));
+    d = rpc_json_add (d, "status_detail", json_integer (status_detail));
+    d = rpc_json_add (d, "side", s_str (side));
     return s_build (RPC_E_AUTH_FAILED, d);
 }
 
@@ -233,47 +235,47 @@ rpc_error_check_condition (const rpc_sense_fields_t *f)
             info = json_string (hex);
         }
     }
-    json_t *d = s_add (json_object (), "status", json_integer (f->status));
-    d = s_add (d, "sense_key", json_integer (f->sense_key));
-    d = s_add (d, "sense_key_name", s_str (f->sense_key_name));
-    d = s_add (d, "asc", json_integer (f->asc));
-    d = s_add (d, "ascq", json_integer (f->ascq));
-    d = s_add (d, "description", s_str (f->description));
-    d = s_add (d, "information", info);
-    d = s_add (d, "sense", rpc_hex_json (f->sense, f->sense_len));
+    json_t *d = rpc_json_add (json_object (), "status", json_integer (f->status));
+    d = rpc_json_add (d, "sense_key", json_integer (f->sense_key));
+    d = rpc_json_add (d, "sense_key_name", s_str (f->sense_key_name));
+    d = rpc_json_add (d, "asc", json_integer (f->asc));
+    d = rpc_json_add (d, "ascq", json_integer (f->ascq));
+    d = rpc_json_add (d, "description", s_str (f->description));
+    d = rpc_json_add (d, "information", info);
+    d = rpc_json_add (d, "sense", rpc_hex_json (f->sense, f->sense_len));
     return s_build (RPC_E_SCSI_CHECK_CONDITION, d);
 }
 
 json_t *
 rpc_error_scsi_status (int status, const char *status_name)
 {
-    json_t *d = s_add (json_object (), "status", json_integer (status));
-    d = s_add (d, "status_name", s_str (status_name));
+    json_t *d = rpc_json_add (json_object (), "status", json_integer (status));
+    d = rpc_json_add (d, "status_name", s_str (status_name));
     return s_build (RPC_E_SCSI_STATUS, d);
 }
 
 json_t *
 rpc_error_timeout (int64_t timeout_ms, bool aborted)
 {
-    json_t *d = s_add (json_object (), "timeout_ms", json_integer (timeout_ms));
-    d = s_add (d, "aborted", json_boolean (aborted));
+    json_t *d = rpc_json_add (json_object (), "timeout_ms", json_integer (timeout_ms));
+    d = rpc_json_add (d, "aborted", json_boolean (aborted));
     return s_build (RPC_E_TIMEOUT, d);
 }
 
 json_t *
 rpc_error_tmf_failed (int response, const char *response_name)
 {
-    json_t *d = s_add (json_object (), "response", json_integer (response));
-    d = s_add (d, "response_name", s_str (response_name));
+    json_t *d = rpc_json_add (json_object (), "response", json_integer (response));
+    d = rpc_json_add (d, "response_name", s_str (response_name));
     return s_build (RPC_E_TMF_FAILED, d);
 }
 
 json_t *
 rpc_error_session_recovering (const char *state, int64_t retry_after_ms)
 {
-    json_t *d = s_add (json_object (), "state", s_str (state));
+    json_t *d = rpc_json_add (json_object (), "state", s_str (state));
     if (retry_after_ms >= 0)
-        d = s_add (d, "retry_after_ms", json_integer (retry_after_ms));
+        d = rpc_json_add (d, "retry_after_ms", json_integer (retry_after_ms));
     return s_build (RPC_E_SESSION_RECOVERING, d);
 }
 
@@ -281,15 +283,15 @@ json_t *
 rpc_error_session_failed (const char *reason)
 {
     return s_build (RPC_E_SESSION_FAILED,
-                    s_add (json_object (), "reason", s_str (reason)));
+                    rpc_json_add (json_object (), "reason", s_str (reason)));
 }
 
 json_t *
 rpc_error_limit_exceeded (const char *limit, uint64_t value)
 {
-    json_t *d = s_add (json_object (), "limit", s_str (limit));
-    d = s_add (d, "value",
-               json_integer (value > INT64_MAX ? INT64_MAX : (json_int_t)value));
+    json_t *d = rpc_json_add (json_object (), "limit", s_str (limit));
+    d = rpc_json_add (d, "value",
+                      json_integer (value > INT64_MAX ? INT64_MAX : (json_int_t)value));
     return s_build (RPC_E_LIMIT_EXCEEDED, d);
 }
 
@@ -304,7 +306,7 @@ rpc_error_not_retriable (const char *reason)
 {
     json_t *d = json_object ();
     if (reason)
-        d = s_add (d, "reason", json_string (reason));
+        d = rpc_json_add (d, "reason", json_string (reason));
     return s_build (RPC_E_NOT_RETRIABLE, d);
 }
 
@@ -312,7 +314,7 @@ json_t *
 rpc_error_protocol (const char *detail)
 {
     return s_build (RPC_E_PROTOCOL_ERROR,
-                    s_add (json_object (), "detail", s_str (detail)));
+                    rpc_json_add (json_object (), "detail", s_str (detail)));
 }
 
 json_t *

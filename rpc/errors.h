@@ -122,4 +122,10 @@ json_t *rpc_error_protocol (const char *detail);
  * INTERNAL_ERROR with reason = the short name. */
 json_t *rpc_error_from_uis (int uis_code);
 
+/* JSON builder step shared by the rpc/ modules: sets key = value in obj,
+ * both stolen. Returns obj, or NULL (both freed) when obj or value is NULL
+ * (an earlier step failed) or the set fails, so calls can be chained:
+ * o = rpc_json_add (o, "k", json_integer (1)). */
+json_t *rpc_json_add (json_t *obj, const char *key, json_t *value);
+
 #endif

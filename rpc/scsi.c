@@ -144,22 +144,6 @@ rpc_scsi_lun_json (const uint8_t lun[8])
     return json_string (hex);
 }
 
-/* Sets key to value (stolen) in obj; on failure frees obj and returns NULL.
- * obj NULL passes through (value freed). */
-static json_t *
-s_add (json_t *obj, const char *key, json_t *value)
-{
-    if (!obj) {
-        json_decref (value);
-        return NULL;
-    }
-    if (!value || json_object_set_new (obj, key, value) != 0) {
-        json_decref (obj);
-        return NULL;
-    }
-    return obj;
-}
-
 /* The sense info object. */
 json_t *
 rpc_scsi_sense_info (const uint8_t *sense, size_t len)
@@ -170,17 +154,17 @@ rpc_scsi_sense_info (const uint8_t *sense, size_t len)
     char desc[SENSE_DESCRIBE_MAX];
     sense_describe (s.asc, s.ascq, desc, sizeof desc);
     json_t *o = json_object ();
-    o = s_add (o, "response_code", json_integer (s.response_code));
-    o = s_add (o, "descriptor", json_boolean (s.descriptor));
-    o = s_add (o, "deferred", json_boolean (s.deferred));
-    o = s_add (o, "sense_key", json_integer (s.sense_key));
-    o = s_add (o, "sense_key_name", json_string (sense_key_name (s.sense_key)));
-    o = s_add (o, "asc", json_integer (s.asc));
-    o = s_add (o, "ascq", json_integer (s.ascq));
-    o = s_add (o, "description", json_string (desc));
-    o = s_add (o, "information",
-               s.info_valid ? rpc_scsi_u64_json (s.information) : json_null ());
-    o = s_add (o, "sense", rpc_hex_json (sense, len));
+    o = rpc_json_add (o, "response_code", json_integer (s.response_code));
+    o = rpc_json_add (o, "descriptor", json_boolean (s.descriptor));
+    o = rpc_json_add (o, "deferred", json_boolean (s.deferred));
+    o = rpc_json_add (o, "sense_key", json_integer (s.sense_key));
+    o = rpc_json_add (o, "sense_key_name", json_string (sense_key_name (s.sense_key)));
+    o = rpc_json_add (o, "asc", json_integer (s.asc));
+    o = rpc_json_add (o, "ascq", json_integer (s.ascq));
+    o = rpc_json_add (o, "description", json_string (desc));
+    o = rpc_json_add (o, "information",
+                      s.info_valid ? rpc_scsi_u64_json (s.information) : json_null ());
+    o = rpc_json_add (o, "sense", rpc_hex_json (sense, len));
     return o;
 }
 
@@ -711,24 +695,25 @@ static json_t *
 s_inquiry_json (const scsi_inquiry_t *q)
 {
     json_t *o = json_object ();
-    o = s_add (o, "peripheral_qualifier", json_integer (q->peripheral_qualifier));
-    o = s_add (o, "device_type", json_integer (q->device_type));
-    o = s_add (o, "device_type_name",
-               json_string (scsi_device_type_name (q->device_type)));
-    o = s_add (o, "removable", json_boolean (q->removable));
-    o = s_add (o, "version", json_integer (q->version));
-    o = s_add (o, "vendor", json_string (q->vendor));
-    o = s_add (o, "product", json_string (q->product));
-    o = s_add (o, "revision", json_string (q->revision));
+    o = rpc_json_add (o, "peripheral_qualifier", json_integer (q->peripheral_qualifier));
+    o = rpc_json_add (o, "device_type", json_integer (q->device_type));
+    o = rpc_json_add (o, "device_type_name",
+                      json_string (scsi_device_type_name (q->device_type)));
+    o = rpc_json_add (o, "removable", json_boolean (q->removable));
+    o = rpc_json_add (o, "version", json_integer (q->version));
+    o = rpc_json_add (o, "vendor", json_string (q->vendor));
+    o = rpc_json_add (o, "product", json_string (q->product));
+    o = rpc_json_add (o, "revision", json_string (q->revision));
     if (q->has_flags) {
-        o = s_add (o, "response_data_format", json_integer (q->response_data_format));
-        o = s_add (o, "hisup", json_boolean (q->hisup));
-        o = s_add (o, "normaca", json_boolean (q->normaca));
-        o = s_add (o, "tpgs", json_integer (q->tpgs));
-        o = s_add (o, "tpc", json_boolean (q->tpc));
-        o = s_add (o, "protect", json_boolean (q->protect));
-        o = s_add (o, "multip", json_boolean (q->multip));
-        o = s_add (o, "cmdque", json_boolean (q->cmdque));
+        o = rpc_json_add (o, "response_data_format",
+                          json_integer (q->response_data_format));
+        o = rpc_json_add (o, "hisup", json_boolean (q->hisup));
+        o = rpc_json_add (o, "normaca", json_boolean (q->normaca));
+        o = rpc_json_add (o, "tpgs", json_integer (q->tpgs));
+        o = rpc_json_add (o, "tpc", json_boolean (q->tpc));
+        o = rpc_json_add (o, "protect", json_boolean (q->protect));
+        o = rpc_json_add (o, "multip", json_boolean (q->multip));
+        o = rpc_json_add (o, "cmdque", json_boolean (q->cmdque));
     }
     return o;
 }
@@ -755,7 +740,7 @@ s_vpd_json (unsigned page, const uint8_t *buf, size_t len, bool *malformed)
                 json_decref (a);
                 a = NULL;
             }
-        o = s_add (o, "pages", a);
+        o = rpc_json_add (o, "pages", a);
     }
     else if (page == SCSI_VPD_UNIT_SERIAL) {
         scsi_vpd_serial_t *s = malloc (sizeof *s);
@@ -763,7 +748,7 @@ s_vpd_json (unsigned page, const uint8_t *buf, size_t len, bool *malformed)
             free (s);
             goto bad;
         }
-        o = s_add (o, "serial", json_string (s->serial));
+        o = rpc_json_add (o, "serial", json_string (s->serial));
         free (s);
     }
     else if (page == SCSI_VPD_DEVICE_ID) {
@@ -779,48 +764,51 @@ s_vpd_json (unsigned page, const uint8_t *buf, size_t len, bool *malformed)
             if (scsi_designator_format (g, text, sizeof text) < 0)
                 text[0] = '\0';
             json_t *e = json_object ();
-            e = s_add (e, "association", json_integer (g->association));
-            e = s_add (e, "type", json_integer (g->type));
-            e = s_add (e, "type_name", json_string (scsi_designator_type_name (g->type)));
-            e = s_add (e, "code_set", json_integer (g->code_set));
-            e = s_add (e, "protocol_identifier",
-                       g->piv ? json_integer (g->protocol_id) : json_null ());
-            e = s_add (e, "designator", json_string (text));
+            e = rpc_json_add (e, "association", json_integer (g->association));
+            e = rpc_json_add (e, "type", json_integer (g->type));
+            e = rpc_json_add (e, "type_name",
+                              json_string (scsi_designator_type_name (g->type)));
+            e = rpc_json_add (e, "code_set", json_integer (g->code_set));
+            e = rpc_json_add (e, "protocol_identifier",
+                              g->piv ? json_integer (g->protocol_id) : json_null ());
+            e = rpc_json_add (e, "designator", json_string (text));
             if (!e || json_array_append_new (a, e) != 0) {
                 json_decref (a);
                 a = NULL;
             }
         }
         free (d);
-        o = s_add (o, "designators", a);
+        o = rpc_json_add (o, "designators", a);
     }
     else if (page == SCSI_VPD_BLOCK_LIMITS) {
         scsi_vpd_block_limits_t b;
         if (scsi_resp_vpd_block_limits (buf, len, &b) != 0)
             goto bad;
         if (b.has_basic) {
-            o = s_add (o, "wsnz", json_boolean (b.wsnz));
-            o = s_add (o, "max_compare_write_len",
-                       json_integer (b.max_compare_write_len));
-            o = s_add (o, "opt_transfer_len_granularity",
-                       json_integer (b.opt_transfer_len_granularity));
-            o = s_add (o, "max_transfer_len", json_integer (b.max_transfer_len));
-            o = s_add (o, "opt_transfer_len", json_integer (b.opt_transfer_len));
+            o = rpc_json_add (o, "wsnz", json_boolean (b.wsnz));
+            o = rpc_json_add (o, "max_compare_write_len",
+                              json_integer (b.max_compare_write_len));
+            o = rpc_json_add (o, "opt_transfer_len_granularity",
+                              json_integer (b.opt_transfer_len_granularity));
+            o = rpc_json_add (o, "max_transfer_len", json_integer (b.max_transfer_len));
+            o = rpc_json_add (o, "opt_transfer_len", json_integer (b.opt_transfer_len));
         }
         if (b.has_prefetch)
-            o = s_add (o, "max_prefetch_len", json_integer (b.max_prefetch_len));
+            o = rpc_json_add (o, "max_prefetch_len", json_integer (b.max_prefetch_len));
         if (b.has_unmap) {
-            o = s_add (o, "max_unmap_lba_count", json_integer (b.max_unmap_lba_count));
-            o = s_add (o, "max_unmap_descriptor_count",
-                       json_integer (b.max_unmap_descriptor_count));
-            o = s_add (o, "opt_unmap_granularity",
-                       json_integer (b.opt_unmap_granularity));
-            o = s_add (o, "ugavalid", json_boolean (b.ugavalid));
-            o = s_add (o, "unmap_granularity_alignment",
-                       json_integer (b.unmap_granularity_alignment));
+            o = rpc_json_add (o, "max_unmap_lba_count",
+                              json_integer (b.max_unmap_lba_count));
+            o = rpc_json_add (o, "max_unmap_descriptor_count",
+                              json_integer (b.max_unmap_descriptor_count));
+            o = rpc_json_add (o, "opt_unmap_granularity",
+                              json_integer (b.opt_unmap_granularity));
+            o = rpc_json_add (o, "ugavalid", json_boolean (b.ugavalid));
+            o = rpc_json_add (o, "unmap_granularity_alignment",
+                              json_integer (b.unmap_granularity_alignment));
         }
         if (b.has_write_same)
-            o = s_add (o, "max_write_same_len", rpc_scsi_u64_json (b.max_write_same_len));
+            o = rpc_json_add (o, "max_write_same_len",
+                              rpc_scsi_u64_json (b.max_write_same_len));
     }
     return o;
 bad:
@@ -874,19 +862,19 @@ s_pr_in_json (unsigned sa, const uint8_t *buf, size_t len, bool *malformed)
                 a = NULL;
             }
         free (keys);
-        o = s_add (o, "generation", json_integer (k.generation));
-        o = s_add (o, "keys", a);
+        o = rpc_json_add (o, "generation", json_integer (k.generation));
+        o = rpc_json_add (o, "keys", a);
     }
     else if (sa == SCSI_PR_IN_READ_RESERVATION) {
         scsi_pr_reservation_t r;
         if (scsi_resp_pr_reservation (buf, len, &r) != 0)
             goto bad;
-        o = s_add (o, "generation", json_integer (r.generation));
-        o = s_add (o, "reservation",
-                   r.reserved
-                       ? json_pack ("{s:o, s:i, s:i}", "key", rpc_scsi_u64_json (r.key),
-                                    "scope", r.scope, "type", r.type)
-                       : json_null ());
+        o = rpc_json_add (o, "generation", json_integer (r.generation));
+        o = rpc_json_add (o, "reservation",
+                          r.reserved ? json_pack ("{s:o, s:i, s:i}", "key",
+                                                  rpc_scsi_u64_json (r.key), "scope",
+                                                  r.scope, "type", r.type)
+                                     : json_null ());
     }
     return o;
 bad:

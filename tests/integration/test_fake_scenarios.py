@@ -28,7 +28,7 @@ from uiscsi.errors import (Cancelled, ScsiStatus, SessionNotFound,  # noqa: E402
                            Timeout, TmfFailed)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
-from fake_target import HANDLED, FakeTarget  # noqa: E402
+from fake_target import DROP, HANDLED, FakeTarget  # noqa: E402
 from iscsi_pdu import (OP_DATA_IN, OP_DATA_OUT, OP_LOGIN_REQ, OP_LOGIN_RSP,  # noqa: E402
                        OP_LOGOUT_REQ, OP_LOGOUT_RSP, OP_NOP_IN, OP_NOP_OUT, OP_R2T,
                        OP_SCSI_CMD, OP_SCSI_RSP, OP_TEXT_REQ, OP_TEXT_RSP, OP_TMF_REQ,
@@ -806,6 +806,101 @@ def t_g16_duplicate_status():
             assert s.get()["reconnects"] == 0
 
 
+def _paced_read(t, nbytes, lun=1, seg=8 * KiB, every=16, pause=0.05):
+    """on_command hook: a READ of nbytes on `lun` gets its Data-In (seg bytes
+    each, status in the last, F at each MaxBurstLength) `every` PDUs at a
+    time, `pause` s apart, from the connection thread's timers. In between,
+    that thread keeps reading: other commands and NOP-Outs are served while
+    the big read is in progress. Returns the list of paced ITTs."""
+    paced = []
+
+    def hook(cn, task):
+        if not (is_read(task) and task.lun == lun and task.edtl == nbytes):
+            return None
+        lba = int.from_bytes(task.cdb[2:6], "big")
+        data = disk(t, lun, lba * BS, nbytes)
+        mbl = cn.session.pint("MaxBurstLength")
+        pdus = []
+        for k in range(nbytes // seg):
+            off = k * seg
+            last = off + seg >= nbytes
+            p = Pdu(OP_DATA_IN, lun=task.lun_raw, itt=task.itt, ttt=RSVD_TAG, datasn=k,
+                    bufferoffset=off, data=data[off:off + seg],
+                    F=int(last or (off + seg) % mbl == 0))
+            if last:
+                p.S, p.status = 1, 0
+            pdus.append(p)
+        for j in range(0, len(pdus), every):
+            cn.schedule(pause * (j // every),
+                        lambda cc, chunk=pdus[j:j + every]: [cc.send(q) for q in chunk])
+        task.state = "done"
+        paced.append(task.itt)
+        return HANDLED
+    t.on_command(hook)
+    return paced
+
+
+def _rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+# G13: a 1 MiB read in 128 Data-In of 8 KiB that the target paces (16 PDUs,
+# then 50 ms). While it runs, 4 small reads on the same session complete and
+# a target ping is answered, all before the big read's final Data-In; the
+# data is exact. Memory: 4 more such reads after a warm-up may grow the
+# daemon's VmRSS by at most 16 MiB. Each read moves 1 MiB through the daemon
+# (the read buffer, then the reply frame) and nothing is kept once it is
+# answered, but under ASan freed blocks sit in the quarantine, so about
+# 1.3 MiB per read shows (measured: 5.2 MiB over 4). The bound catches
+# growth well beyond the transfer itself (per-PDU copies, extra buffering
+# of the stream); exact leaks are LeakSanitizer's job at the daemon's exit.
+def t_g13_large_read_others_flow():
+    with rig(luns={0: 8192, 1: 4096}) as (t, c):
+        t.disk.luns[1].data[:MiB] = os.urandom(MiB)
+        paced = _paced_read(t, MiB)
+        with opn(c, t) as s:
+            rss = []
+            for rnd in range(5):
+                big = c.submit("raw.execute", session=s.id, lun=1, cdb=read10(0, MiB // BS),
+                               data_in_length=MiB, data_encoding="attachment")
+                t.wait_for(lambda: len(paced) == rnd + 1, timeout=5)
+                itt = paced[-1]
+                wait_n(t, "out", OP_DATA_IN, 1, where=lambda p: p.itt == itt)
+                t.send_nop_in(ping=True, data=b"g13-%d" % rnd)
+                small = [rread(c, s.id, 0, 8 * rnd + k, 1) for k in range(4)]
+                r = big.result(10)
+                assert r["status"] == 0 and r["bytes"] == MiB, {k: r[k] for k in r
+                                                                 if k != "data"}
+                assert first_diff(bytes(r["data"]), disk(t, 1, 0, MiB)) is None
+                for k, x in enumerate(small):
+                    assert x["status"] == 0 and x["data"] == disk(t, 0, (8 * rnd + k) * BS,
+                                                                  BS), k
+                recs = t.recs()
+                din = [i for i, x in enumerate(recs) if x.direction == "out"
+                       and x.pdu.opcode == OP_DATA_IN and x.pdu.itt == itt]
+                assert len(din) == 128, len(din)
+                ping = [x.pdu for x in recs if x.direction == "out"
+                        and x.pdu.opcode == OP_NOP_IN and x.pdu.data == b"g13-%d" % rnd][0]
+                i_rep = next(i for i, x in enumerate(recs) if x.direction == "in"
+                             and x.pdu.opcode == OP_NOP_OUT and x.pdu.ttt == ping.ttt)
+                assert i_rep < din[-1], "ping answered after the big read (%d >= %d)" % (
+                    i_rep, din[-1])
+                smalls = [i for i, x in enumerate(recs) if x.direction == "out"
+                          and x.pdu.opcode == OP_DATA_IN and x.pdu.S and x.pdu.itt != itt
+                          and i > din[0]]
+                assert len(smalls) == 4 and max(smalls) < din[-1], (smalls, din[-1])
+                if rnd == 0 or rnd == 4:
+                    rss.append(_rss_kib(D.proc.pid))
+            assert rss[1] - rss[0] <= 16 * 1024, "VmRSS grew %d KiB over 4 reads of 1 MiB" % (
+                rss[1] - rss[0])
+            assert s.get()["state"] == "full_feature"
+        no_violations(t)
+
+
 # ================================================================ writes (H)
 
 def _write_rig(imm, r2t, fbl=65536, mrdsl=8192, extra=None, nego=None):
@@ -1300,6 +1395,101 @@ def t_n5_close_pending_and_twice():
         s2.close()
 
 
+def _status_index(recs, itt):
+    """Index in recs of the status (S-bit Data-In or SCSI Response) sent for itt."""
+    return next(i for i, r in enumerate(recs) if r.direction == "out" and r.pdu.itt == itt
+                and (r.pdu.opcode == OP_SCSI_RSP or (r.pdu.opcode == OP_DATA_IN and r.pdu.S)))
+
+
+def _index(recs, direction, opcode):
+    return next(i for i, r in enumerate(recs) if r.direction == direction
+                and r.pdu.opcode == opcode)
+
+
+# N2: session.close with a command in flight: the session stops taking
+# commands, the Logout Request waits until the held command completes (its
+# caller gets GOOD), then goes out with the next CmdSN; the close returns
+# closed true.
+def t_n2_close_waits_for_in_flight():
+    with rig() as (t, c):
+        held = _hold_reads(t)
+        s = opn(c, t)
+        f = c.submit("raw.execute", session=s.id, lun=0, cdb=read10(3, 1), data_in_length=BS,
+                     data_encoding="attachment")
+        cmd = wait_n(t, "in", OP_SCSI_CMD, 1)[0]
+        fc = c.submit("session.close", session=s.id, timeout_ms=6000)
+        time.sleep(0.4)
+        assert t.received(OP_LOGOUT_REQ) == [], "Logout sent with a command in flight"
+        assert not fc.done() and not f.done(), (fc, f)
+        e = expect_error(UiscsiError, rread, c, s.id, 0, 0, 1)
+        assert e.data.get("name") in ("CANCELLED", "SESSION_NOT_FOUND"), e.data
+        assert len(t.received(OP_SCSI_CMD)) == 1, "a command went out while draining"
+        t.conn().call_soon(lambda cn: cn.complete_held(held[0]))
+        r = f.result(5)
+        assert r["status"] == 0 and r["data"] == disk(t, 0, 3 * BS, BS), r
+        assert fc.result(5)["closed"] is True
+        lo = wait_n(t, "in", OP_LOGOUT_REQ, 1)[0]
+        assert lo.reason_code == 0 and lo.cmdsn == sna_add(cmd.cmdsn, 1), (lo, cmd)
+        recs = t.recs()
+        assert _status_index(recs, cmd.itt) < _index(recs, "in", OP_LOGOUT_REQ)
+        no_violations(t)
+
+
+# N2: protocol.logout with a command that never completes: the drain lasts
+# min(5 s, timeout_ms - 2 s) = 1 s, then the Logout goes out; the held
+# command's caller gets CANCELLED (never a hang) and the logout returns {}.
+def t_n2_logout_drain_deadline():
+    with rig() as (t, c):
+        _hold_reads(t)
+        s = opn(c, t)
+        f = c.submit("raw.execute", session=s.id, lun=0, cdb=read10(0, 1), data_in_length=BS,
+                     data_encoding="attachment", timeout_ms=20000)
+        wait_n(t, "in", OP_SCSI_CMD, 1)
+        t0 = time.monotonic()
+        fl = c.submit("protocol.logout", session=s.id, timeout_ms=3000)
+        lo_rec = t.wait_pdu("in", OP_LOGOUT_REQ, timeout=5)
+        assert lo_rec, "no Logout Request within 5 s"
+        waited = t.recs("in", OP_LOGOUT_REQ)[0].t - t0
+        assert 0.8 <= waited <= 2.0, "Logout after %.2f s (drain 1 s)" % waited
+        assert fl.result(5) == {}, fl.result(0)
+        e = f.exception(5)
+        assert isinstance(e, Cancelled), repr(e)
+        assert time.monotonic() - t0 < 3.0, time.monotonic() - t0
+        assert c.session_get(s.id)["state"] == "closed"
+        c.session_close(s.id, force=True)
+        no_violations(t)
+
+
+# N3: the target never answers the Logout Request: after 2 s (io.h
+# IO_LOGOUT_GRACE_MS) the daemon closes the connection itself;
+# protocol.logout returns {"logout_timeout": true} and session.close
+# {"closed": true} within that bound; no reconnect follows.
+def t_n3_logout_never_answered():
+    with rig(logout_close=False) as (t, c):
+        t.before_send(lambda cn, p: DROP, opcode=OP_LOGOUT_RSP)
+        for how in ("logout", "close"):
+            s = opn(c, t)
+            rread(c, s.id, 0, 0, 1)
+            conn = t.conn()
+            t0 = time.monotonic()
+            if how == "logout":
+                r = c.protocol_logout(s.id, timeout_ms=10000)
+                assert r == {"logout_timeout": True}, r
+            else:
+                r = c.session_close(s.id, timeout_ms=10000)
+                assert r["closed"] is True, r
+            el = time.monotonic() - t0
+            assert 1.8 <= el <= 3.5, "%s returned after %.2f s" % (how, el)
+            assert t.wait_for(lambda: not conn.alive, timeout=2), "connection still open"
+            if how == "logout":
+                assert c.session_get(s.id)["state"] == "closed"
+                c.session_close(s.id, force=True)
+        time.sleep(0.3)
+        assert t.login_attempts == 2, t.login_attempts
+        assert len(t.received(OP_LOGOUT_REQ)) == 2
+        no_violations(t)
+
+
 # ================================================================ R
 
 # R2: timeout_ms expires after the command was sent: TIMEOUT with aborted
@@ -1502,6 +1692,67 @@ def t_b17_send_targets_continuation():
             no_violations(t)
 
 
+_STAT_KEYS = ("commands", "bytes_in", "bytes_out", "pdus_in", "pdus_out", "errors",
+              "reconnects")
+
+
+def _stats(c):
+    st = c.daemon_stats()
+    return {k: st.get(k, 0) for k in _STAT_KEYS}
+
+
+# daemon.stats is monotonic over the daemon's life: the final counters of a
+# session closed (session.close) or logged out (protocol.logout) stay in the
+# totals; the totals count its commands.
+def t_stats_monotonic_across_close():
+    with rig() as (t, c):
+        prev = _stats(c)
+        for how in ("close", "logout"):
+            s = opn(c, t)
+            for k in range(5):
+                rread(c, s.id, 0, k, 2)
+            live = _stats(c)
+            assert live["commands"] >= prev["commands"] + 5, (prev, live)
+            assert live["bytes_in"] >= prev["bytes_in"] + 5 * 2 * BS, (prev, live)
+            if how == "close":
+                s.close()
+            else:
+                assert c.protocol_logout(s.id) == {}
+            after = _stats(c)
+            for k in _STAT_KEYS:
+                assert after[k] >= live[k], "%s dropped after %s: %d -> %d" % (
+                    k, how, live[k], after[k])
+            assert after["commands"] >= prev["commands"] + 5, (prev, after)
+            if how == "logout":
+                c.session_close(s.id, force=True)
+                assert _stats(c)["commands"] == after["commands"]
+            prev = after
+
+
+# Discovery sessions publish session.state with session "discovery-<n>"
+# (distinct, increasing), never "0".
+def t_discovery_session_events_named():
+    with rig() as (t, c):
+        seq = last_seq(c)
+        for _ in range(2):
+            r = c.discovery_send_targets(portal(t), timeout_ms=5000)
+            assert [x["name"] for x in r["targets"]] == [t.cfg.target_name], r
+        evs = [e for e in events_since(c, seq, "session.state")
+               if str(e.get("session", "")).startswith("discovery-") or
+               e.get("session") == "0"]
+        names = []
+        for e in evs:
+            assert e["session"] != "0", e
+            if e["session"] not in names:
+                names.append(e["session"])
+        assert len(names) == 2, evs
+        nums = [int(n.split("-", 1)[1]) for n in names]
+        assert nums[0] >= 1 and nums[1] > nums[0], names
+        for n in names:
+            tos = [e["to"] for e in evs if e["session"] == n]
+            assert tos[0] == "connecting" and tos[-1] == "closed", (n, tos)
+
+
 TESTS = [
     t_b1_b3_b13_login_fields, t_b14_isid_distinct, t_b2_target_skips_operational_stage,
     t_b4_login_text_continuation, t_b5_redirect_followed, t_b5_redirect_hop_limit,
@@ -1513,7 +1764,7 @@ TESTS = [
     t_g1_g10_status_in_data, t_g2_separate_response, t_g3_zero_length_status_data_in,
     t_g5_underflow_residual, t_g6_overflow, t_g7_data_beyond_edtl, t_g8_datasn_gap_erl0,
     t_g9_offset_mismatch, t_g12_unknown_itt_dropped, t_g15_check_condition_after_data,
-    t_g16_duplicate_status,
+    t_g16_duplicate_status, t_g13_large_read_others_flow,
     t_h1_immediate_then_r2t, t_h2_all_by_r2t, t_h3_immediate_unsolicited_r2t,
     t_h4_unsolicited_no_immediate, t_h5_h6_fbl_boundaries, t_h9_r2t_sequences,
     t_h11_r2t_any_offset, t_h12_r2t_beyond_edtl, t_h13_parallel_writes,
@@ -1522,7 +1773,9 @@ TESTS = [
     t_j5_ping_during_write, t_j6_keepalive_only_when_idle,
     t_m1_m2_abort_task_fields, t_m3_lun_reset_scope, t_m7_tmf_response_codes,
     t_n1_n6_logout, t_n4_logout_response_reported, t_n5_close_pending_and_twice,
+    t_n2_close_waits_for_in_flight, t_n2_logout_drain_deadline, t_n3_logout_never_answered,
     t_r2_command_timeout_aborts, t_r5_task_attributes, t_r8_login_never_answered,
+    t_stats_monotonic_across_close, t_discovery_session_events_named,
     t_d1_d3_digests_every_pdu, t_k1_async_scsi_event, t_l1_reject_fails_that_task,
 ]
 
