@@ -70,12 +70,15 @@ LIBUISCSI := $(B)/libuiscsi.a
 # into a -Wl,--no-undefined .so).
 LIBUISCSI_SO := $(if $(filter 1,$(SAN)),,$(B)/libuiscsi.so.1 $(B)/libuiscsi.so)
 CLIENT_TEST := $(B)/tests/clients/test_client_c
+CLI_SRC := $(sort $(wildcard clients/cli/*.c))
+UISCSICTL := $(if $(CLI_SRC),$(B)/uiscsictl)
 
 .PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
         check-format format clean bootstrap run-unit run-replay asan clang-check \
         check-conformance run-integration docs run-fake-selftest run-lab-check run-iscsi install check-install
 
-all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN) $(LIBUISCSI) $(LIBUISCSI_SO) $(CLIENT_TEST)
+all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN) $(LIBUISCSI) $(LIBUISCSI_SO) $(CLIENT_TEST) \
+     $(UISCSICTL)
 
 libs: $(LIBPROTO) $(LIBACTORS) $(LIBRPC)
 
@@ -120,6 +123,10 @@ $(B)/libuiscsi.so: $(B)/libuiscsi.so.1
 PREFIX ?= /usr/local
 DESTDIR ?=
 
+# uiscsictl, the command-line client, on the C client library.
+$(B)/uiscsictl: $(call obj,$(CLI_SRC)) $(LIBUISCSI)
+	$(CC) $(CFLAGS_ALL) -o $@ $(call obj,$(CLI_SRC)) $(LIBUISCSI) $(CLIENT_LIBS) $(LDSAN)
+
 $(CLIENT_TEST): clients/c/tests/test_client_c.c $(LIBUISCSI)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBUISCSI) $(LDLIBS_ALL)
@@ -130,6 +137,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/uiscsid
 	install -m 0755 $(B)/uiscsid $(DESTDIR)$(PREFIX)/bin/uiscsid
+	install -m 0755 $(B)/uiscsictl $(DESTDIR)$(PREFIX)/bin/uiscsictl
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 docs/uiscsictl.1 $(DESTDIR)$(PREFIX)/share/man/man1/uiscsictl.1
 	install -m 0644 $(LIBUISCSI) $(DESTDIR)$(PREFIX)/lib/libuiscsi.a
 	install -m 0755 $(B)/libuiscsi.so.1 $(DESTDIR)$(PREFIX)/lib/libuiscsi.so.1
 	ln -sf libuiscsi.so.1 $(DESTDIR)$(PREFIX)/lib/libuiscsi.so
@@ -188,6 +198,8 @@ run-integration:
 	@scripts/run-tests.sh py tests/integration/test_daemon_rpc.py $(B)/asan/uiscsid
 	@scripts/run-tests.sh py clients/python/tests/test_client.py $(B)/asan/uiscsid
 	@$(MAKE) --no-print-directory BUILD=$(B)/asan SAN=1 OPT=-O1 $(B)/asan/tests/clients/test_client_c
+	@$(MAKE) --no-print-directory BUILD=$(B)/asan SAN=1 OPT=-O1 $(B)/asan/uiscsictl
+	@scripts/run-tests.sh py clients/cli/tests/test_uiscsictl.py $(B)/asan/uiscsid $(B)/asan/uiscsictl
 	@UISCSID=$(B)/asan/uiscsid scripts/with-lab.sh 3267 \
 	    scripts/run-tests.sh unit $(B)/asan/tests/clients/test_client_c
 
