@@ -84,6 +84,22 @@
  *                 gone (killed process): abort it (ABORT TASK when already
  *                 sent) and send no reply.
  *
+ * raw.stream (issue 6): an ENG_CMD with ENG_CMD_F_STREAM and
+ * cmd.window_bytes. The io actor does not allocate data_in_length: each
+ * Data-In payload is read from the socket straight into a chunk buffer
+ * (several PDUs coalesced up to IO_STREAM_CHUNK bytes), and each chunk
+ * goes to the front end as it fills:
+ *   ENG_STREAM_DATA io -> front; session; corr of the ENG_CMD; aux = the
+ *                 offset of the chunk in the transfer; data frame 0 = the
+ *                 chunk (its size is the byte count; moved, never copied).
+ *   ENG_STREAM_ACK front -> io; session; corr of the ENG_CMD; aux = bytes
+ *                 the client acknowledged since its previous ack.
+ * The io actor never has more than window_bytes sent and not acknowledged
+ * plus buffered; when the next Data-In could exceed it, it stops reading
+ * that connection until acks arrive (see io.h). The command ends with the
+ * usual ENG_CMD_DONE (done.bytes = bytes streamed, no data frame), sent
+ * after the last ENG_STREAM_DATA on the same pipe.
+ *
  * Events from io actors go through the metrics client (metrics.h):
  * session.state {session, from, to, reason}, session.metrics every second,
  * session.async, and command.complete / pdu only while someone subscribes.
@@ -108,6 +124,8 @@ enum {
     ENG_LOGOUT,
     ENG_ROUTE,
     ENG_CANCEL,
+    ENG_STREAM_DATA,
+    ENG_STREAM_ACK,
 };
 
 #define ENG_CDB_MAX   260 /* CDB bytes (> 16 use the extended-CDB AHS) */
@@ -130,6 +148,7 @@ typedef struct {
     uint32_t timeout_ms;       /* per-command deadline (API.md timeout_ms) */
     uint32_t flags;            /* ENG_CMD_F_* */
     char tag[ENG_TAG_MAX + 1]; /* NUL-terminated; "" when none */
+    uint32_t window_bytes;     /* ENG_CMD_F_STREAM: the unacknowledged bytes allowed */
 } eng_cmd_t;
 
 /* Body of ENG_CMD_DONE when status == 0. */

@@ -92,6 +92,15 @@ struct s_req {
     bool timed_out, abort_sent;
     bool forced;
     bool draining; /* K_CLOSE / K_LOGOUT: waiting for in-flight commands (N2) */
+    /* raw.stream (ENG_CMD_F_STREAM): see io.h */
+    bool stream;
+    bool stream_dead; /* aborted, cancelled or timed out: its Data-In is dropped */
+    uint32_t window;  /* window_bytes */
+    uint64_t unacked; /* sent to the front end and not acknowledged */
+    uint64_t offset;  /* bytes sent so far: the offset of the next chunk */
+    uint8_t *chunk;   /* the chunk being filled (malloc'd), or NULL */
+    uint32_t chunk_cap, chunk_fill;
+    s_req_t *sprev, *snext; /* the session's stream list */
     s_req_t *free_next;
 };
 
@@ -131,6 +140,12 @@ struct s_sess {
     size_t nouts;
     zmq_msg_t *deferred;
     size_t ndeferred, capdeferred;
+    /* raw.stream */
+    s_req_t *streams;   /* live streaming commands */
+    s_req_t *rx_stream; /* the stream whose chunk the framer is filling */
+    uint32_t rx_len;    /* bytes of that PDU going into the chunk */
+    uint8_t *rx_orphan; /* a freed stream's chunk the framer still fills */
+    bool rx_held;       /* reading stopped: a stream window is full */
 };
 
 typedef struct {
@@ -186,6 +201,9 @@ static void s_drain_events (s_sess_t *sess);
 static void s_close_finish (s_sess_t *sess, const char *reason);
 static void s_logout_send (s_sess_t *sess);
 static json_t *s_counters_json (s_sess_t *sess);
+static void s_stream_drop_chunk (s_req_t *req);
+static void s_stream_flush (s_req_t *req);
+static void s_rx_resume (s_sess_t *sess);
 
 /* ----------------------------------------------------------- the heap */
 
@@ -313,6 +331,17 @@ s_req_free (s_req_t *req)
         sess->live = req->next;
     if (req->next)
         req->next->prev = req->prev;
+    if (req->stream) {
+        if (req->sprev)
+            req->sprev->snext = req->snext;
+        else if (sess->streams == req)
+            sess->streams = req->snext;
+        if (req->snext)
+            req->snext->sprev = req->sprev;
+        s_stream_drop_chunk (req);
+        req->stream = false;
+        s_rx_resume (sess);
+    }
     if (req->has_din)
         zmq_msg_close (&req->din);
     if (req->has_dout) {
@@ -508,9 +537,22 @@ static void
 s_conn_close (s_sess_t *sess)
 {
     s_fd_events (sess, 0);
-    conn_close (sess->conn);
+    conn_close (sess->conn); /* resets the framer: no chunk is borrowed now */
     sess->nouts = 0;
     s_release_deferred (sess);
+    sess->rx_stream = NULL;
+    free (sess->rx_orphan);
+    sess->rx_orphan = NULL;
+    sess->rx_held = false;
+}
+
+/* The poll events the session's fd needs: POLLIN unless reading is held
+ * for a stream window, POLLOUT while a batch waits. */
+static short
+s_fd_want (s_sess_t *sess)
+{
+    return (short)((sess->rx_held ? 0 : ZMQ_POLLIN)
+                   | (sess->conn && conn_tx_pending (sess->conn) ? ZMQ_POLLOUT : 0));
 }
 
 /* ------------------------------------------------------- sessions */
@@ -969,7 +1011,7 @@ s_pump (s_sess_t *sess)
                 return;
             }
             if (rc == 0) {
-                s_fd_events (sess, ZMQ_POLLIN | ZMQ_POLLOUT);
+                s_fd_events (sess, (short)(s_fd_want (sess) | ZMQ_POLLOUT));
                 return;
             }
             for (size_t i = 0; i < sess->nouts; i++)
@@ -999,7 +1041,7 @@ s_pump (s_sess_t *sess)
         if (!conn_tx_pending (sess->conn))
             break;
     }
-    s_fd_events (sess, ZMQ_POLLIN | (conn_tx_pending (sess->conn) ? ZMQ_POLLOUT : 0));
+    s_fd_events (sess, s_fd_want (sess));
 }
 
 /* The name of a TMF response (RFC 7143 §11.6.1). */
@@ -1073,12 +1115,19 @@ s_cmd_done (s_sess_t *sess, s_req_t *req, const session_event_t *ev)
         status = ev->scsi_status;
         if (req->replied)
             break;
+        if (req->stream && req->stream_dead) { /* data was dropped: no result */
+            s_reply_err (req, req->timed_out ? rpc_error_timeout (req->timeout_ms, false)
+                                             : rpc_error_cancelled ());
+            break;
+        }
+        if (req->stream)
+            s_stream_flush (req); /* the last chunk before the completion */
         eng_done_t done = {0};
         done.status = ev->scsi_status;
         done.response = ev->iscsi_response;
         done.overflow = ev->overflow;
         done.underflow = ev->underflow;
-        done.bytes = ev->bytes_in;
+        done.bytes = req->stream ? (uint32_t)req->offset : ev->bytes_in;
         done.residual = ev->residual;
         done.sense_len = ev->sense_len <= ENG_SENSE_MAX ? ev->sense_len : ENG_SENSE_MAX;
         memcpy (done.sense, ev->sense, done.sense_len);
@@ -1357,15 +1406,209 @@ s_close_finish (s_sess_t *sess, const char *reason)
     }
 }
 
+/* --------------------------------------------------------- raw.stream */
+
+/* The largest Data-In segment the connection accepts (our
+ * MaxRecvDataSegmentLength). */
+static uint32_t
+s_mrdsl (const s_sess_t *sess)
+{
+    return sess->params.max_recv_dsl_initiator;
+}
+
+/* The chunk size of a stream: IO_STREAM_CHUNK, at most the window, at
+ * least one whole Data-In segment (the window is never below it). */
+static uint32_t
+s_stream_cap (const s_req_t *req)
+{
+    uint32_t c = IO_STREAM_CHUNK < req->window ? IO_STREAM_CHUNK : req->window;
+    uint32_t m = s_mrdsl (req->sess);
+    return c > m ? c : m;
+}
+
+/* Restarts a stream's deadline: timeout_ms from now (progress). Not after
+ * the deadline fired (the abort grace runs then). */
+static void
+s_stream_progress (s_req_t *req)
+{
+    if (!req->timed_out && !req->abort_sent && !req->stream_dead)
+        s_heap_set (req->sess->io, req, s_now_ms () + req->timeout_ms);
+}
+
+/* Frees the chunk of a stream; when the framer is still writing a PDU
+ * into it, the session keeps it until that PDU ends (or the connection
+ * closes). */
+static void
+s_stream_drop_chunk (s_req_t *req)
+{
+    s_sess_t *sess = req->sess;
+    if (req->chunk && sess->rx_stream == req) {
+        free (sess->rx_orphan); /* NULL: one PDU is read at a time */
+        sess->rx_orphan = req->chunk;
+        sess->rx_stream = NULL;
+    }
+    else
+        free (req->chunk);
+    req->chunk = NULL;
+    req->chunk_fill = req->chunk_cap = 0;
+}
+
+/* zmq free function of a chunk. */
+static void
+s_chunk_free (void *data, void *hint)
+{
+    (void)hint;
+    free (data);
+}
+
+/* Sends the filled part of a stream's chunk to the front end as
+ * ENG_STREAM_DATA (the buffer moves into the message: no copy) and counts
+ * it as unacknowledged. Not while the framer writes into it. A dead or
+ * answered stream drops it instead. */
+static void
+s_stream_flush (s_req_t *req)
+{
+    s_sess_t *sess = req->sess;
+    if (!req->chunk || sess->rx_stream == req)
+        return;
+    if (req->chunk_fill == 0 || req->stream_dead || req->replied) {
+        s_stream_drop_chunk (req);
+        return;
+    }
+    rt_msg_t msg;
+    rt_msg_init (&msg, ENG_STREAM_DATA);
+    msg.env.session = sess->id;
+    msg.env.corr = req->corr;
+    msg.env.itt = req->itt;
+    msg.env.aux = req->offset;
+    uint32_t n = req->chunk_fill;
+    if (rt_msg_add_buffer (&msg, req->chunk, n, s_chunk_free, NULL) != 0) {
+        rt_msg_close (&msg);
+        s_stream_drop_chunk (req);
+        return;
+    }
+    req->chunk = NULL; /* libzmq owns it now */
+    req->chunk_fill = req->chunk_cap = 0;
+    req->unacked += n;
+    req->offset += n;
+    s_send (sess->io, req->peer, &msg);
+    s_stream_progress (req);
+}
+
+/* Sends the chunks of every stream of the session that can go now. */
+static void
+s_streams_flush (s_sess_t *sess)
+{
+    for (s_req_t *r = sess->streams; r; r = r->snext)
+        s_stream_flush (r);
+}
+
+/* true when the next Data-In PDU (up to MaxRecvDataSegmentLength) could
+ * take a stream beyond its window: then the connection is not read. */
+static bool
+s_rx_blocked (s_sess_t *sess)
+{
+    uint32_t m = s_mrdsl (sess);
+    for (const s_req_t *r = sess->streams; r; r = r->snext) {
+        if (r->stream_dead || r->replied)
+            continue;
+        if (r->chunk && (uint64_t)r->chunk_fill + m <= r->chunk_cap)
+            continue; /* fits in the chunk being filled */
+        if (r->unacked + r->chunk_fill + s_stream_cap (r) <= r->window)
+            continue; /* the chunk goes, a new one fits */
+        return true;
+    }
+    return false;
+}
+
+/* Stops reading the connection: a stream window is full. What is buffered
+ * goes to the client first, so its acks can come. */
+static void
+s_rx_hold (s_sess_t *sess)
+{
+    if (!sess->rx_held)
+        uis_log (UIS_LOG_DEBUG, "io", sess->name, "reading held: stream window full");
+    sess->rx_held = true;
+    s_streams_flush (sess);
+    s_fd_events (sess, s_fd_want (sess));
+}
+
+/* Reads again when no stream window blocks any more. */
+static void
+s_rx_resume (s_sess_t *sess)
+{
+    if (!sess->rx_held || s_rx_blocked (sess))
+        return;
+    sess->rx_held = false;
+    if (sess->eng)
+        session_rx_hold (sess->eng, s_now_ms ());
+    if (conn_fd (sess->conn) >= 0 && sess->state != ST_CONNECTING)
+        s_fd_events (sess, s_fd_want (sess));
+}
+
+/* A stream ends early (abort, cancel, timeout): its chunk is freed, its
+ * later Data-In is read and dropped, and it no longer holds the
+ * connection (the abort's response must get through). */
+static void
+s_stream_kill (s_req_t *req)
+{
+    if (!req->stream)
+        return;
+    req->stream_dead = true;
+    s_stream_drop_chunk (req);
+    s_rx_resume (req->sess);
+}
+
+/* ENG_STREAM_ACK: the client consumed aux more bytes of the stream corr. */
+static void
+s_msg_stream_ack (int peer, rt_msg_t *msg, s_sess_t *sess)
+{
+    for (s_req_t *r = sess->streams; r; r = r->snext) {
+        if (r->peer != peer || r->corr != msg->env.corr)
+            continue;
+        r->unacked = msg->env.aux >= r->unacked ? 0 : r->unacked - msg->env.aux;
+        s_stream_progress (r);
+        s_rx_resume (sess);
+        return;
+    }
+}
+
 /* ---------------------------------------------------------- receive */
 
-/* Header hook: Data-In goes straight into the command's buffer. */
+/* Header hook: Data-In goes straight into the command's buffer, or for a
+ * stream into its chunk (a new chunk when the current one is full; the
+ * window was checked before this PDU was read). A dead stream's data is
+ * left to the framer's buffer and dropped. */
 static void
 s_on_header (void *arg, const framer_frame_t *f, uint8_t **buf, size_t *cap)
 {
     s_sess_t *sess = arg;
-    if (sess->eng && (sess->state == ST_FULL_FEATURE || sess->state == ST_LOGGING_OUT))
-        session_rx_header (sess->eng, &f->hdr, buf, cap);
+    if (!sess->eng || (sess->state != ST_FULL_FEATURE && sess->state != ST_LOGGING_OUT))
+        return;
+    void *cookie = NULL;
+    uint32_t len = 0;
+    if (sess->streams && session_rx_stream (sess->eng, &f->hdr, &cookie, &len)) {
+        s_req_t *req = cookie;
+        if (!req || req->kind != K_CMD || !req->stream || req->stream_dead
+            || req->replied)
+            return;
+        if (req->chunk && (uint64_t)req->chunk_fill + len > req->chunk_cap)
+            s_stream_flush (req);
+        if (!req->chunk) {
+            uint32_t c = s_stream_cap (req);
+            req->chunk = malloc (c > len ? c : len);
+            if (!req->chunk)
+                return; /* dropped: the stream ends short (done.bytes) */
+            req->chunk_cap = c > len ? c : len;
+            req->chunk_fill = 0;
+        }
+        *buf = req->chunk + req->chunk_fill;
+        *cap = len;
+        sess->rx_stream = req;
+        sess->rx_len = len;
+        return;
+    }
+    session_rx_header (sess->eng, &f->hdr, buf, cap);
 }
 
 /* One whole PDU. */
@@ -1391,10 +1634,21 @@ s_on_pdu (void *arg, const framer_frame_t *f)
         }
         if (!sess->eng)
             break;
+        if (sess->rx_stream) { /* the segment is in the stream's chunk */
+            sess->rx_stream->chunk_fill += sess->rx_len;
+            sess->rx_stream = NULL;
+        }
+        free (sess->rx_orphan);
+        sess->rx_orphan = NULL;
         if (session_rx_pdu (sess->eng, &f->hdr, f->data, f->data_len, s_now_ms ()) != 0
             && !sess->dead_pending)
             sess->dead_pending = "protocol_error";
         s_drain_events (sess);
+        if (sess->streams && !sess->doomed && conn_fd (sess->conn) >= 0
+            && s_rx_blocked (sess)) {
+            s_rx_hold (sess);
+            return UIS_ERR_AGAIN; /* stop conn_rx at this PDU boundary */
+        }
         break;
     default:
         break;
@@ -1408,9 +1662,17 @@ static const conn_rx_ops_t s_rx_ops = {s_on_header, s_on_pdu};
 static void
 s_rx (s_sess_t *sess)
 {
-    int rc = conn_rx (sess->conn, &s_rx_ops, sess, S_RX_BUDGET, &sess->ctr.bytes_in);
-    if (rc == 0 || sess->doomed || conn_fd (sess->conn) < 0)
+    if (sess->streams && s_rx_blocked (sess)) {
+        s_rx_hold (sess);
         return;
+    }
+    int rc = conn_rx (sess->conn, &s_rx_ops, sess, S_RX_BUDGET, &sess->ctr.bytes_in);
+    if (sess->doomed || conn_fd (sess->conn) < 0)
+        return;
+    if (rc == 0 || (rc == UIS_ERR_AGAIN && sess->rx_held)) {
+        s_streams_flush (sess); /* what this round read goes out now */
+        return;
+    }
     const char *reason;
     if (rc == CONN_EOF || rc == UIS_ERR_TRUNCATED)
         reason = "eof";
@@ -1466,6 +1728,7 @@ s_on_deadline (s_req_t *req)
     case K_CMD:
         if (req->timed_out) { /* the abort grace ran out */
             s_reply_err (req, rpc_error_timeout (req->timeout_ms, false));
+            s_stream_kill (req);
             return;
         }
         req->timed_out = true;
@@ -1486,6 +1749,7 @@ s_on_deadline (s_req_t *req)
             s_req_link (sess, abort);
             req->abort_sent = true;
             s_heap_set (io, req, s_now_ms () + IO_ABORT_GRACE_MS);
+            s_stream_kill (req);
             s_pump (sess);
             return;
         }
@@ -1494,6 +1758,7 @@ s_on_deadline (s_req_t *req)
             io->free_reqs = abort;
         }
         s_reply_err (req, rpc_error_timeout (req->timeout_ms, false));
+        s_stream_kill (req);
         return;
     case K_OPEN:
     case K_RECONNECT:
@@ -1532,6 +1797,8 @@ s_tick_sessions (io_t *io, uint64_t now)
         s_sess_t *next;
         for (s_sess_t *s = io->buckets[b]; s; s = next) {
             next = s->hnext;
+            if (s->eng && s->rx_held) /* our own silence is not the target's */
+                session_rx_hold (s->eng, now);
             if (s->eng && session_next_timer (s->eng) <= now) {
                 session_tick (s->eng, now);
                 s_drain_events (s);
@@ -1724,6 +1991,13 @@ s_msg_cmd (io_t *io, int peer, rt_msg_t *msg)
                          "length mismatch"));
         return;
     }
+    bool stream = (cmd->flags & ENG_CMD_F_STREAM) != 0;
+    if (stream && cmd->window_bytes < s_mrdsl (sess)) {
+        s_msg_error (io, peer, msg,
+                     rpc_error_invalid_params (
+                         "window_bytes", "below the session's MaxRecvDataSegmentLength"));
+        return;
+    }
     s_req_t *req = s_req_new (sess, K_CMD, peer, msg->env.corr);
     if (!req) {
         s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
@@ -1734,7 +2008,7 @@ s_msg_cmd (io_t *io, int peer, rt_msg_t *msg)
         rt_msg_take_frame (msg, 0, &req->dout);
         req->has_dout = true;
     }
-    if (cmd->data_in_length > 0) {
+    if (cmd->data_in_length > 0 && !stream) {
         if (zmq_msg_init_size (&req->din, cmd->data_in_length) != 0) {
             s_req_free (req);
             s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
@@ -1762,6 +2036,7 @@ s_msg_cmd (io_t *io, int peer, rt_msg_t *msg)
     c.attr = attr;
     c.read_buf = req->has_din ? zmq_msg_data (&req->din) : NULL;
     c.read_len = cmd->data_in_length;
+    c.read_stream = stream;
     c.write_buf = req->has_dout ? zmq_msg_data (&req->dout) : NULL;
     c.write_buf_len = cmd->data_out_length;
     c.write_len = cmd->data_out_length;
@@ -1776,6 +2051,14 @@ s_msg_cmd (io_t *io, int peer, rt_msg_t *msg)
         return;
     }
     s_req_link (sess, req);
+    if (stream) {
+        req->stream = true;
+        req->window = cmd->window_bytes;
+        req->snext = sess->streams;
+        if (sess->streams)
+            sess->streams->sprev = req;
+        sess->streams = req;
+    }
     sess->in_flight++;
     s_heap_set (io, req, s_now_ms () + req->timeout_ms);
     s_pump (sess);
@@ -1823,6 +2106,7 @@ s_msg_tmf (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess)
             return;
         }
         ref_itt = cmd->itt;
+        s_stream_kill (cmd); /* its data stops here; the abort must get through */
     }
     s_req_t *req = s_req_new (sess, K_TMF, peer, msg->env.corr);
     if (req)
@@ -1881,6 +2165,8 @@ s_logout_send (s_sess_t *sess)
 {
     s_req_t *req = sess->ctl;
     req->draining = false;
+    for (s_req_t *r = sess->streams; r; r = r->snext)
+        s_stream_kill (r); /* the Logout Response must not wait behind data */
     uint32_t itt;
     if (session_logout (sess->eng, PDU_LOGOUT_CLOSE_SESSION, 0, req, &itt) != 0) {
         s_close_finish (sess, req->kind == K_LOGOUT ? "logout" : "close");
@@ -1979,6 +2265,7 @@ s_msg_cancel (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess)
             s_drain_events (sess);
             return;
         }
+        s_stream_kill (r);
         s_req_t *abort = s_req_new (sess, K_ABORT, -1, 0);
         uint32_t itt;
         if (abort
@@ -2012,7 +2299,7 @@ s_on_message (io_t *io, int peer, rt_msg_t *msg)
         if (type == ENG_CLOSE)
             s_send_json (io, peer, ENG_REPLY, msg->env.session, msg->env.corr, 0,
                          json_pack ("{s:b}", "closed", 1));
-        else if (type != ENG_CANCEL)
+        else if (type != ENG_CANCEL && type != ENG_STREAM_ACK)
             s_msg_error (io, peer, msg, rpc_error_session_not_found (NULL));
         return 0;
     }
@@ -2031,6 +2318,9 @@ s_on_message (io_t *io, int peer, rt_msg_t *msg)
     case ENG_CANCEL:
         if (sess->eng)
             s_msg_cancel (io, peer, msg, sess);
+        break;
+    case ENG_STREAM_ACK:
+        s_msg_stream_ack (peer, msg, sess);
         break;
     case ENG_TMF:
     case ENG_NOP:

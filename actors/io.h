@@ -44,6 +44,28 @@
  * not closed), session.async, and command.complete / pdu only while
  * someone subscribes to them (metrics_client interest).
  *
+ * raw.stream (ENG_CMD_F_STREAM, issue 6): Data-In of a streaming task is
+ * read from the socket straight into chunk buffers of at most
+ * max(IO_STREAM_CHUNK, MaxRecvDataSegmentLength) bytes (never more than
+ * window_bytes), which move to the front end as ENG_STREAM_DATA when full,
+ * at the end of each read round, and before the completion. The window
+ * counts the bytes sent and not acknowledged (ENG_STREAM_ACK) plus the
+ * chunk being filled; window_bytes below the session's
+ * MaxRecvDataSegmentLength is refused (INVALID_PARAMS). Flow control: iSCSI
+ * has no per-task flow control for Data-In (R2T and MaxBurstLength pace
+ * writes only), so the only brake is TCP: when the next Data-In PDU could
+ * overrun a stream's window, the io actor stops reading THAT connection
+ * (its fd leaves the poll set; other sessions of the thread keep flowing)
+ * until acks arrive, and the target's sends block on the full TCP window.
+ * The price: every other PDU of that connection (other tasks' Data-In and
+ * responses, NOP-In, Async Messages) waits too, and keepalive is suspended
+ * meanwhile (the engine is told the silence is ours: session_rx_hold). A
+ * stream's deadline (timeout_ms) restarts on every chunk and every ack, so
+ * a consumer that stops acknowledging (a killed client) ends in TIMEOUT
+ * with ABORT TASK after timeout_ms. An aborted, cancelled or timed-out
+ * stream stops holding the connection at once: its remaining Data-In is
+ * read and dropped (framer buffer) until the target confirms the abort.
+ *
  * Additions to the contract (tests): an ENG_OPEN message may carry a
  * connected stream fd (RT_MSG_F_FD): the io actor then uses it instead of
  * connecting to the portal (the portal is still reported). */
@@ -61,6 +83,7 @@
 #define IO_LOGOUT_DRAIN_MS 5000 /* most a close waits for in-flight commands (N2) */
 #define IO_TASKS_MAX       1024 /* engine task table per session */
 #define IO_TICK_MS         10   /* deadline and keepalive resolution */
+#define IO_STREAM_CHUNK    (256u << 10) /* raw.stream chunk (coalesced Data-In) */
 
 typedef struct {
     unsigned index;               /* k in inproc://uis-io-<k> */

@@ -51,6 +51,7 @@ typedef struct {
     uint32_t session;
     uint32_t io;
     bool sent;      /* a command or request is at the io actor */
+    bool stream;    /* raw.stream: registered in front->streams */
     bool has_out;   /* out holds the Data-Out (a shared reference) */
     zmq_msg_t out;  /* the call's data param, kept for resends */
     bool has_in;    /* in holds the last Data-In */
@@ -129,10 +130,14 @@ struct rpc_front {
     size_t in_flight; /* jobs registered, waiting for an actor */
     s_client_t *buckets[S_BUCKETS];
     size_t nclients;
+    uint64_t *streams; /* corr of every raw.stream call in progress */
+    size_t nstreams, capstreams;
     s_counters_t counters;
 };
 
 static int s_on_socket (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg);
+static s_job_t *s_job_of (rpc_front_t *self, uint64_t corr, size_t *i_p);
+static void s_scsi_finish (s_job_t *job, size_t i);
 
 /* Monotonic milliseconds. */
 static int64_t
@@ -393,6 +398,42 @@ s_slot_take (rpc_front_t *self, s_job_t *job)
     return true;
 }
 
+/* The correlation id of call i of job. */
+static uint64_t
+s_corr (const s_job_t *job, size_t i)
+{
+    return ((uint64_t)job->front->gens[job->slot] << 40) | ((uint64_t)job->slot << 16)
+           | (uint64_t)i;
+}
+
+/* Registers a raw.stream call (its corr) so that acks find it. Returns 0
+ * or UIS_ERR_NOMEM. */
+static int
+s_stream_add (rpc_front_t *self, uint64_t corr)
+{
+    if (self->nstreams == self->capstreams) {
+        size_t cap = self->capstreams ? 2 * self->capstreams : 16;
+        uint64_t *v = realloc (self->streams, cap * sizeof *v);
+        if (!v)
+            return UIS_ERR_NOMEM;
+        self->streams = v;
+        self->capstreams = cap;
+    }
+    self->streams[self->nstreams++] = corr;
+    return 0;
+}
+
+/* Forgets a raw.stream call (no-op when it is not registered). */
+static void
+s_stream_forget (rpc_front_t *self, uint64_t corr)
+{
+    for (size_t k = 0; k < self->nstreams; k++)
+        if (self->streams[k] == corr) {
+            self->streams[k] = self->streams[--self->nstreams];
+            return;
+        }
+}
+
 /* Frees what a call holds. */
 static void
 s_call_fini (s_call_t *call)
@@ -410,6 +451,11 @@ static void
 s_job_free (s_job_t *job)
 {
     rpc_front_t *self = job->front;
+    for (size_t i = 0; job->calls && i < rpc_msg_count (job->msg); i++)
+        if (job->calls[i].stream) { /* before the slot's generation moves */
+            s_stream_forget (self, s_corr (job, i));
+            job->calls[i].stream = false;
+        }
     if (self->slots && job->slot < self->nslots && self->slots[job->slot] == job) {
         self->slots[job->slot] = NULL;
         self->gens[job->slot] = (self->gens[job->slot] + 1) & 0xffffffu;
@@ -432,14 +478,6 @@ s_job_free (s_job_t *job)
     free (job->out);
     rpc_msg_destroy (&job->msg);
     free (job);
-}
-
-/* The correlation id of call i of job. */
-static uint64_t
-s_corr (const s_job_t *job, size_t i)
-{
-    return ((uint64_t)job->front->gens[job->slot] << 40) | ((uint64_t)job->slot << 16)
-           | (uint64_t)i;
 }
 
 /* A new empty out frame of job (index nout after the call); NULL when out
@@ -806,13 +844,148 @@ s_h_scsi (void *ctx, rpc_msg_t *msg, size_t i)
     return 0;
 }
 
-/* raw.stream: a later issue (the session is checked first). */
+/* raw.stream: raw.execute with ENG_CMD_F_STREAM (rpc/scsi.h); the call is
+ * registered so that its raw.stream.data notifications and the client's
+ * raw.stream.ack find it. A notification cannot stream (no id to name). */
 static int
 s_h_stream (void *ctx, rpc_msg_t *msg, size_t i)
 {
-    if (!s_call_route (ctx, msg, i))
+    s_job_t *job = ctx;
+    if (rpc_msg_is_notification (msg, i) || !rpc_msg_id (msg, i))
+        return rpc_msg_fail (msg, i,
+                             rpc_error_invalid_request ("raw.stream needs an id"));
+    s_h_scsi (ctx, msg, i);
+    if (!rpc_msg_is_pending (msg, i) || !job->calls || !job->calls[i].op)
         return 0;
-    return rpc_msg_fail (msg, i, rpc_error_internal ("not implemented"));
+    if (s_stream_add (job->front, s_corr (job, i)) != 0) {
+        /* the command is at the io actor: it ends without a reader */
+        rt_msg_t m;
+        rt_msg_init (&m, ENG_CANCEL);
+        m.env.session = job->calls[i].session;
+        m.env.corr = s_corr (job, i);
+        void *sock = s_io_socket (job->front, job->calls[i].io);
+        if (sock)
+            rt_msg_send (&m, sock, ZMQ_DONTWAIT);
+        rt_msg_close (&m);
+        s_call_fini (&job->calls[i]);
+        return rpc_msg_fail (msg, i, rpc_error_internal ("out of memory"));
+    }
+    job->calls[i].stream = true;
+    return 0;
+}
+
+/* The raw.stream call of a client (route) with this request id, or NULL
+ * (*i_p gets the call). */
+static s_job_t *
+s_stream_find (rpc_front_t *self, const zmq_msg_t *route, const json_t *id, size_t *i_p)
+{
+    size_t len = zmq_msg_size ((zmq_msg_t *)route);
+    const void *rid = zmq_msg_data ((zmq_msg_t *)route);
+    for (size_t k = 0; k < self->nstreams; k++) {
+        s_job_t *job = s_job_of (self, self->streams[k], i_p);
+        if (!job || !job->calls || !job->calls[*i_p].stream)
+            continue;
+        if (zmq_msg_size (&job->route) != len
+            || memcmp (zmq_msg_data (&job->route), rid, len) != 0)
+            continue;
+        const json_t *jid = rpc_msg_id (job->msg, *i_p);
+        if (jid && json_equal ((json_t *)jid, (json_t *)id))
+            return job;
+    }
+    return NULL;
+}
+
+/* raw.stream.ack {id, bytes} (a notification: bytes consumed since the
+ * previous ack, as the Python client sends them): ENG_STREAM_ACK to the
+ * stream's io actor. An ack for no live stream (ended, or not ours) is
+ * ignored; with an id the answer is {}. */
+static int
+s_h_stream_ack (void *ctx, rpc_msg_t *msg, size_t i)
+{
+    s_job_t *job = ctx;
+    rpc_front_t *self = job->front;
+    json_t *params = rpc_msg_params (msg, i);
+    json_int_t bytes = json_integer_value (json_object_get (params, "bytes"));
+    size_t k = 0;
+    s_job_t *sj = s_stream_find (self, &job->route, json_object_get (params, "id"), &k);
+    if (sj && bytes > 0 && sj->calls[k].sent) {
+        rt_msg_t m;
+        rt_msg_init (&m, ENG_STREAM_ACK);
+        m.env.session = sj->calls[k].session;
+        m.env.corr = s_corr (sj, k);
+        m.env.aux = (uint64_t)bytes;
+        void *sock = s_io_socket (self, sj->calls[k].io);
+        if (sock)
+            rt_msg_send (&m, sock, ZMQ_DONTWAIT);
+        rt_msg_close (&m);
+    }
+    return rpc_msg_answer (msg, i, json_object ());
+}
+
+/* ENG_STREAM_DATA from an io actor: one chunk of a raw.stream, sent to the
+ * client as the notification raw.stream.data {id, offset, bytes} with the
+ * chunk (moved, no copy) as frame 1. When the client is gone (the ROUTER
+ * cannot route to it: checked with ZMQ_ROUTER_MANDATORY for this send
+ * only) the command is cancelled at the io actor (ABORT TASK) and the call
+ * ends. */
+static void
+s_on_stream_data (rpc_front_t *self, rt_msg_t *m)
+{
+    size_t i = 0;
+    s_job_t *job = s_job_of (self, m->env.corr, &i);
+    if (!job || !job->calls || !job->calls[i].stream || m->ndata != 1)
+        return; /* the call is over: the chunk is dropped */
+    zmq_msg_t chunk;
+    zmq_msg_init (&chunk);
+    rt_msg_take_frame (m, 0, &chunk);
+    size_t n = zmq_msg_size (&chunk);
+    json_t *note = json_pack ("{s:s, s:s, s:{s:O, s:I, s:I}}", "jsonrpc", "2.0", "method",
+                              "raw.stream.data", "params", "id", rpc_msg_id (job->msg, i),
+                              "offset", (json_int_t)m->env.aux, "bytes", (json_int_t)n);
+    char *text = note ? json_dumps (note, JSON_COMPACT) : NULL;
+    json_decref (note);
+    zmq_msg_t route, frame;
+    zmq_msg_init (&route);
+    zmq_msg_init (&frame);
+    int rc = text && zmq_msg_copy (&route, &job->route) == 0 ? 0 : -1;
+    if (rc == 0 && zmq_msg_init_data (&frame, text, strlen (text), s_free, NULL) == 0)
+        text = NULL; /* libzmq frees it */
+    else
+        rc = -1;
+    free (text);
+    int on = 1, off = 0;
+    zmq_setsockopt (self->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    if (rc == 0)
+        rc = zmq_msg_send (&route, self->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    if (rc == 0 && job->delim)
+        rc = zmq_send (self->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    size_t fsize = zmq_msg_size (&frame);
+    if (rc == 0)
+        rc = zmq_msg_send (&frame, self->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = zmq_msg_send (&chunk, self->router, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    zmq_setsockopt (self->router, ZMQ_ROUTER_MANDATORY, &off, sizeof off);
+    zmq_msg_close (&route);
+    zmq_msg_close (&frame);
+    zmq_msg_close (&chunk);
+    if (rc == 0) {
+        self->counters.bytes_out += fsize + n;
+        return;
+    }
+    /* The client cannot take it (gone, or its queue is full): the stream
+     * cannot go on without losing data. */
+    s_call_t *call = &job->calls[i];
+    rt_msg_t c;
+    rt_msg_init (&c, ENG_CANCEL);
+    c.env.session = call->session;
+    c.env.corr = m->env.corr;
+    void *sock = s_io_socket (self, call->io);
+    if (sock)
+        rt_msg_send (&c, sock, ZMQ_DONTWAIT);
+    rt_msg_close (&c);
+    call->sent = false;
+    rpc_scsi_op_fail (call->op, rpc_error_cancelled ());
+    s_scsi_finish (job, i);
 }
 
 /* TMF functions by method. */
@@ -1128,6 +1301,10 @@ static void
 s_scsi_finish (s_job_t *job, size_t i)
 {
     s_call_t *call = &job->calls[i];
+    if (call->stream) {
+        s_stream_forget (job->front, s_corr (job, i));
+        call->stream = false;
+    }
     size_t k = 0;
     json_t *error = NULL;
     if (rpc_scsi_op_has_data (call->op) && rpc_scsi_op_wants_attachment (call->op)) {
@@ -1236,6 +1413,9 @@ s_on_socket (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
             case ENG_CMD_DONE:
                 s_on_cmd_done (self, &msg);
                 break;
+            case ENG_STREAM_DATA:
+                s_on_stream_data (self, &msg);
+                break;
             case ENG_REPLY:
             case BUS_REPLY:
                 s_on_reply (self, &msg);
@@ -1290,13 +1470,15 @@ s_methods_init (rpc_front_t *self)
     rpc_methods_set_handler (self->methods, "events.get", s_h_events_get);
     for (size_t i = 0; i < self->ndefs; i++) {
         const char *name = self->defs[i].name;
-        if (rpc_scsi_is_method (name))
+        if (strcmp (name, "raw.stream") == 0)
+            rpc_methods_set_handler (self->methods, name, s_h_stream);
+        else if (strcmp (name, "raw.stream.ack") == 0)
+            rpc_methods_set_handler (self->methods, name, s_h_stream_ack);
+        else if (rpc_scsi_is_method (name))
             rpc_methods_set_handler (self->methods, name, s_h_scsi);
         else if (strncmp (name, "tmf.", 4) == 0 || strcmp (name, "protocol.nop") == 0
                  || strcmp (name, "protocol.confirm_exp_stat_sn") == 0)
             rpc_methods_set_handler (self->methods, name, s_h_session_io);
-        else if (strcmp (name, "raw.stream") == 0)
-            rpc_methods_set_handler (self->methods, name, s_h_stream);
     }
     self->discover = rpc_methods_discover (self->methods);
     return self->discover ? 0 : UIS_ERR_NOMEM;
@@ -1402,6 +1584,7 @@ rpc_front_destroy (rpc_front_t **self_p)
             self->routes[b] = r->next;
             s_route_free (r);
         }
+    free (self->streams);
     free (self->slots);
     free (self->gens);
     free (self->free_slots);

@@ -75,6 +75,7 @@ typedef struct task {
     uint8_t attr;
     uint8_t *rbuf; /* read buffer (also the text response buffer) */
     uint32_t rlen;
+    bool stream;         /* read_stream: the caller places the read data */
     const uint8_t *wbuf; /* write data (also ping / text request data) */
     uint32_t wlen;
     uint32_t imm_len;   /* immediate data bytes (H7) */
@@ -710,7 +711,8 @@ session_submit (session_t *s, const session_cmd_t *cmd, uint32_t *itt)
         return rc;
     if (!cmd->cdb || cmd->cdb_len == 0 || cmd->cdb_len > PDU_CDB_MAX)
         return UIS_ERR_SCSI_CDB;
-    if ((cmd->read_len && !cmd->read_buf) || cmd->attr > SESSION_ATTR_ACA)
+    if ((cmd->read_len && !cmd->read_buf && !cmd->read_stream)
+        || cmd->attr > SESSION_ATTR_ACA)
         return UIS_ERR_INVALID_ARG;
     /* H15: the data source must cover the whole transfer before anything
      * is sent. */
@@ -725,8 +727,9 @@ session_submit (session_t *s, const session_cmd_t *cmd, uint32_t *itt)
     static const uint8_t attr_map[] = {PDU_ATTR_SIMPLE, PDU_ATTR_ORDERED,
                                        PDU_ATTR_HEAD_OF_QUEUE, PDU_ATTR_ACA};
     t->attr = attr_map[cmd->attr];
-    t->rbuf = cmd->read_buf;
+    t->rbuf = cmd->read_stream ? NULL : cmd->read_buf;
     t->rlen = cmd->read_len;
+    t->stream = cmd->read_stream;
     t->wbuf = cmd->write_buf;
     t->wlen = cmd->write_len;
     t->immediate = cmd->immediate;
@@ -1202,7 +1205,7 @@ session_rx_header (session_t *s, const pdu_t *hdr, uint8_t **buf, size_t *cap)
         task_t *t;
         uint32_t place;
         const char *why = NULL;
-        if (s_datain_check (s, hdr, &t, &place, &why) == DI_PLACE && place) {
+        if (s_datain_check (s, hdr, &t, &place, &why) == DI_PLACE && place && t->rbuf) {
             *buf = t->rbuf + hdr->u.data_in.buffer_offset;
             *cap = place;
         }
@@ -1216,6 +1219,33 @@ session_rx_header (session_t *s, const pdu_t *hdr, uint8_t **buf, size_t *cap)
             *cap = hdr->data_segment_length;
         }
     }
+}
+
+bool
+session_rx_stream (const session_t *s, const pdu_t *hdr, void **cookie, uint32_t *len)
+{
+    assert (s && hdr && cookie && len);
+    *cookie = NULL;
+    *len = 0;
+    if (s->dead || hdr->opcode != PDU_OP_DATA_IN || hdr->data_segment_length == 0)
+        return false;
+    task_t *t;
+    uint32_t place;
+    const char *why = NULL;
+    if (s_datain_check (s, hdr, &t, &place, &why) != DI_PLACE || !t->stream
+        || place != hdr->data_segment_length)
+        return false;
+    *cookie = t->cookie;
+    *len = place;
+    return true;
+}
+
+void
+session_rx_hold (session_t *s, uint64_t now)
+{
+    assert (s);
+    if (now > s->last_rx)
+        s->last_rx = now;
 }
 
 /* Copies the sense of a SCSI Response / Async segment (RFC 7143 §11.4.7:
@@ -1304,7 +1334,7 @@ s_rx_data_in (session_t *s, const pdu_t *h, const uint8_t *data, size_t len)
     case DI_TRUNCATE:
         break;
     }
-    if (place) {
+    if (place && t->rbuf) { /* a read_stream task's data is the caller's */
         uint8_t *dst = t->rbuf + d->buffer_offset;
         if (dst != data)
             memmove (dst, data, place);

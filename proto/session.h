@@ -141,7 +141,11 @@ typedef enum session_attr {
  *   write_buf_len: the data source, offset-addressable, at least
  *   write_len bytes (H15) - bytes beyond write_len are never sent (H7).
  * - Both read_len and write_len > 0: a bidirectional command (bidi AHS).
- * - immediate: send with I=1 (no CmdSN consumed, priority lane). */
+ * - immediate: send with I=1 (no CmdSN consumed, priority lane).
+ * - read_stream: the read data is not placed by the engine (read_buf may be
+ *   NULL): the caller takes each accepted Data-In payload itself at the
+ *   header hook (session_rx_stream) or drops it; the engine still checks
+ *   and counts it (bytes_in) as for a buffered read. */
 typedef struct session_cmd {
     uint8_t lun[8];
     const uint8_t *cdb;
@@ -153,6 +157,7 @@ typedef struct session_cmd {
     size_t write_buf_len;
     uint32_t write_len;
     bool immediate;
+    bool read_stream;
     void *cookie;
 } session_cmd_t;
 
@@ -398,6 +403,23 @@ void session_out_done (session_t *self, const session_out_t *out);
  * zero-copy reception, or to NULL / 0: let the framer keep it (other PDUs,
  * PDUs to discard, overflow to truncate). Changes no state. */
 void session_rx_header (session_t *self, const pdu_t *hdr, uint8_t **buf, size_t *cap);
+
+/* Header hook for read_stream tasks: true when hdr is a Data-In whose
+ * data segment session_rx_pdu will accept for a live read_stream task (in
+ * order, within the expected length: the checks of a buffered read); then
+ * *cookie is the task's cookie and *len the bytes of data (the whole
+ * segment). The caller puts the segment where it wants (zero copy) and
+ * must still pass the PDU to session_rx_pdu. A Data-In that would be
+ * truncated (overflow with status) or fails the task returns false: its
+ * data is not delivered. Changes no state. */
+bool session_rx_stream (const session_t *self, const pdu_t *hdr, void **cookie,
+                        uint32_t *len);
+
+/* The caller stops reading the connection on purpose (flow control, as for
+ * raw.stream): counts as traffic received at now, so neither a keepalive
+ * ping (J6) nor a keepalive timeout (J2) fires for the silence it makes.
+ * Call it at every tick while reading is held, and when reading resumes. */
+void session_rx_hold (session_t *self, uint64_t now);
 
 /* Processes one received PDU: hdr plus its data segment (data may already
  * be at the place session_rx_header chose; otherwise it is copied there).

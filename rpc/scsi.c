@@ -65,6 +65,7 @@ static const struct {
     {"scsi.persistent_reserve_out", K_PR_OUT},
     {"scsi.start_stop_unit", K_START_STOP},
     {"raw.execute", K_RAW},
+    {"raw.stream", K_RAW}, /* with ENG_CMD_F_STREAM: the data goes as notifications */
 };
 
 struct rpc_scsi_op {
@@ -77,6 +78,7 @@ struct rpc_scsi_op {
     int grow_left;
     uint32_t data_max;
     bool attach;
+    bool stream; /* raw.stream */
     /* params */
     uint64_t lba;
     uint32_t blocks;
@@ -514,8 +516,17 @@ s_params_raw (rpc_scsi_op_t *self, const json_t *params)
         || scsi_cdb_validate (cdb, n) != 0)
         return s_bad ("params.cdb", "not a CDB of 1 to 260 bytes in hex");
     json_int_t in = s_int (params, "data_in_length", 0);
-    if (in < 0 || (uint64_t)in > self->data_max)
+    /* raw.stream holds at most window_bytes, whatever the length */
+    uint64_t in_max = self->stream ? UINT32_MAX : self->data_max;
+    if (in < 0 || (uint64_t)in > in_max)
         return rpc_error_limit_exceeded ("data_bytes", (uint64_t)(in < 0 ? 0 : in));
+    if (self->stream) {
+        json_int_t w = s_int (params, "window_bytes", 4 << 20);
+        if (w < 1 || (uint64_t)w > self->data_max)
+            return rpc_error_limit_exceeded ("data_bytes", (uint64_t)(w < 0 ? 0 : w));
+        self->base.window_bytes = (uint32_t)w;
+        self->base.flags |= ENG_CMD_F_STREAM;
+    }
     if (self->data_len > UINT32_MAX)
         return rpc_error_limit_exceeded ("data_bytes", self->data_len);
     s_cmd (self, cdb, (int)n, (uint32_t)in, (uint32_t)self->data_len,
@@ -558,6 +569,7 @@ rpc_scsi_op_new (const char *method, const json_t *params, size_t data_len,
         return NULL;
     }
     self->kind = s_methods[m].kind;
+    self->stream = strcmp (method, "raw.stream") == 0;
     self->data_max = data_max;
     self->data_len = data_len;
     self->block_size = block_size;
@@ -1001,7 +1013,7 @@ s_raw_result (rpc_scsi_op_t *self, const eng_done_t *done, const uint8_t *data,
                            done->overflow != 0, "underflow", done->underflow != 0);
     if (done->status != SCSI_STATUS_GOOD)
         self->cache_note = -1;
-    return s_done_result (self, o, true, data, len);
+    return s_done_result (self, o, !self->stream, data, len);
 }
 
 rpc_scsi_step_t
@@ -1014,6 +1026,8 @@ rpc_scsi_op_feed (rpc_scsi_op_t *self, const eng_done_t *done, const uint8_t *da
         data_len = 0;
     if (done->response != 0)
         return s_done_error (self, rpc_scsi_done_error (done));
+    if (self->kind == K_RAW && self->stream) /* the data went as notifications */
+        return s_raw_result (self, done, NULL, done->bytes);
     if (self->kind == K_RAW)
         return s_raw_result (self, done, data, data_len);
     if (s_is_sense_key (done, SENSE_KEY_UNIT_ATTENTION) && self->ua_left > 0) {

@@ -1,4 +1,5 @@
-/* scsi.h: the SCSI methods of the RPC API (API.md scsi.*, raw.execute)
+/* scsi.h: the SCSI methods of the RPC API (API.md scsi.*, raw.execute,
+ * raw.stream)
  * turned into engine commands (actors/engine.h eng_cmd_t) and engine
  * completions (eng_done_t + Data-In) turned into API results or errors.
  *
@@ -75,7 +76,11 @@ typedef enum {
 
 typedef struct rpc_scsi_op rpc_scsi_op_t;
 
-/* True when method is one this module runs (scsi.* and raw.execute). */
+/* True when method is one this module runs (scsi.*, raw.execute and
+ * raw.stream). raw.stream is raw.execute with ENG_CMD_F_STREAM and
+ * cmd.window_bytes (window_bytes param, default 4 MiB, at most data_max;
+ * data_in_length is not limited by data_max): its result has no "data"
+ * and its "bytes" is done->bytes (what was streamed). */
 bool rpc_scsi_is_method (const char *method);
 
 /* Creates the op of a call whose params were validated by the method table
@@ -86,7 +91,7 @@ bool rpc_scsi_is_method (const char *method);
  * NULL with *error set (new reference): INVALID_PARAMS when the params do
  * not make a command (an LBA beyond what the CDB holds, a data length that
  * does not match), LIMIT_EXCEEDED, or INTERNAL_ERROR (out of memory, an
- * unknown method, raw.stream). */
+ * unknown method). */
 rpc_scsi_op_t *rpc_scsi_op_new (const char *method, const json_t *params, size_t data_len,
                                 uint32_t block_size, uint32_t data_max, json_t **error);
 

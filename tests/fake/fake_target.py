@@ -47,6 +47,7 @@ DROP = "drop"          # before_send: do not send; on_recv: do not process
 HOLD = "hold"          # before_send: send after the next PDU (reorder)
 HANDLED = "handled"    # on_recv / on_command: the hook did everything itself
 OMIT = object()        # key_policy: do not answer this key
+SEND_BLOCK_S = 30.0    # longest wait for the initiator to take sent bytes
 
 
 class Delay:
@@ -636,12 +637,27 @@ class Connection(threading.Thread):
             # the PDU always finds it in the record
             rec = self.target.record("out", self, pdu, bytes(raw),
                                      note="" if pdu is not None and note == "raw" else note)
-            try:
-                self.sock.sendall(bytes(raw))
-            except OSError:
-                rec.note = "send-failed"
-                self.alive = False
-                return False
+            # The initiator may stop reading for a while (raw.stream flow
+            # control): wait for room up to SEND_BLOCK_S, as a real target's
+            # blocking send would, instead of failing at the socket's short
+            # read timeout.
+            view = memoryview(bytes(raw))
+            deadline = time.monotonic() + SEND_BLOCK_S
+            while len(view):
+                try:
+                    n = self.sock.send(view)
+                except (socket.timeout, BlockingIOError, InterruptedError):
+                    if (time.monotonic() < deadline and self.alive
+                            and not self.target.stopping.is_set()):
+                        continue
+                    n = -1
+                except OSError:
+                    n = -1
+                if n < 0:
+                    rec.note = "send-failed"
+                    self.alive = False
+                    return False
+                view = view[n:]
             return True
 
     def close(self, rst=False):

@@ -57,9 +57,10 @@ MiB = 1024 * 1024
 
 class Daemon:
     """A uiscsid started in the foreground in a private runtime dir, with its
-    log in a temp file. stop() sends SIGTERM and waits (bounded)."""
+    log in a temp file (env: variables added to the daemon's environment).
+    stop() sends SIGTERM and waits (bounded)."""
 
-    def __init__(self, binary, extra=(), rundir=None, ready_s=10):
+    def __init__(self, binary, extra=(), rundir=None, ready_s=10, env=None):
         self.binary = binary
         self.dir = rundir or tempfile.mkdtemp(prefix="uiscsid-it-")
         self.rpc = "ipc://%s/rpc.sock" % self.dir
@@ -70,7 +71,8 @@ class Daemon:
         self.proc = subprocess.Popen(
             [binary, "--foreground", "--runtime-dir", self.dir, "--rpc", self.rpc,
              "--events", self.events, "--log-level", "debug", *extra],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            env=dict(os.environ, **env) if env else None)
         self._wait_ready(ready_s)
 
     def _wait_ready(self, bound):

@@ -901,6 +901,243 @@ def t_g13_large_read_others_flow():
         no_violations(t)
 
 
+# ================================================================ raw.stream (G13, G14)
+
+def _stream_meter(c):
+    """Counts, on client c, the raw.stream bytes received and acknowledged.
+    m["max_unacked"] is the most bytes ever received and not acknowledged
+    when a chunk arrived (an ack counts when the client sends it, before
+    the daemon can know of it: the count never flatters the daemon)."""
+    m = {"recv": 0, "acked": 0, "max_unacked": 0, "chunks": 0, "offsets_ok": True}
+    orig_note, orig_ack = c._notification, c._ack
+
+    def note(msg, frames):
+        if msg.get("method") == "raw.stream.data" and len(frames) > 1:
+            p = msg.get("params", {})
+            if p.get("offset") != m["recv"] or p.get("bytes") != len(frames[1]):
+                m["offsets_ok"] = False
+            m["recv"] += len(frames[1])
+            m["chunks"] += 1
+            m["max_unacked"] = max(m["max_unacked"], m["recv"] - m["acked"])
+        orig_note(msg, frames)
+
+    def ack(rid, n):
+        if n > 0 and not c.closed:
+            m["acked"] += n
+        orig_ack(rid, n)
+    c._notification = note
+    c._ack = ack
+    return m
+
+
+def _rss_sampler(pid, out, stop):
+    """Thread body: the peak VmRSS (KiB) of pid into out["peak"] until stop."""
+    while not stop.is_set():
+        out["peak"] = max(out.get("peak", 0), _rss_kib(pid))
+        time.sleep(0.01)
+
+
+def _other_session_loop(d, t, done, stop):
+    """Thread body: another session on daemon d (target t) reads in a loop
+    until stop; the monotonic time of each good read goes to done (an
+    exception ends the loop and goes there too)."""
+    c = d.client(timeout=10)
+    try:
+        with opn(c, t) as s:
+            k = 0
+            while not stop.is_set():
+                r = rread(c, s.id, 0, k % 64, 1, timeout_ms=5000)
+                assert r["status"] == 0 and r["data"] == disk(t, 0, (k % 64) * BS, BS), r
+                done.append(time.monotonic())
+                k += 1
+                time.sleep(0.02)
+    except Exception as e:  # noqa: B902 (reported by the main thread)
+        done.append(e)
+    finally:
+        c.close()
+
+
+def _read16(lba, blocks):
+    return (bytes([0x88, 0]) + lba.to_bytes(8, "big") + blocks.to_bytes(4, "big") +
+            bytes(2)).hex()
+
+
+# G13 (raw.stream): a 64 MiB READ(16) streamed with window_bytes 1 MiB to a
+# consumer that reads slowly and stops for 0.8 s midway. Client-side count:
+# the daemon never has more than 1 MiB sent and not acknowledged, and it
+# does fill the window (it holds the connection: log "reading held"). Chunk
+# offsets are contiguous; the data is exact (SHA-256 of the disk); the
+# final reply is raw.execute's without data (bytes = 64 MiB). Meanwhile
+# another session on the same io thread (--io-threads 1) of the same
+# daemon, to another target, keeps completing reads, also during the
+# stop. Memory: the daemon's peak VmRSS during the stream stays within
+# 16 MiB of its level after a warm-up stream (this daemon runs with a 4 MiB
+# ASan quarantine: the default 256 MiB would keep every freed chunk).
+def t_g13_stream_slow_consumer():
+    import hashlib
+    import threading
+    n = 64 * MiB
+    win = 1 * MiB
+    d2 = Daemon(D.binary, extra=("--io-threads", "1"),
+                env={"ASAN_OPTIONS": (os.environ.get("ASAN_OPTIONS", "") +
+                                      ":quarantine_size_mb=4").lstrip(":")})
+    t = FakeTarget(luns={0: 8192, 1: n // BS})
+    t2 = FakeTarget(luns={0: 8192})
+    t.start()
+    t2.start()
+    stop = threading.Event()
+    try:
+        t.disk.luns[1].data[:] = os.urandom(n)
+        want = hashlib.sha256(bytes(t.disk.luns[1].data)).hexdigest()
+        c = d2.client(timeout=20)
+        m = _stream_meter(c)
+        with opn(c, t) as s:
+            wst = c.read_stream(s.id, 1, _read16(0, 8 * MiB // BS), 8 * MiB,
+                                window_bytes=win)     # warm-up, consumed at once
+            assert sum(len(x) for x in wst) == 8 * MiB and wst.result["status"] == 0
+            time.sleep(0.3)
+            base = _rss_kib(d2.proc.pid)
+            rss = {}
+            done = []
+            sampler = threading.Thread(target=_rss_sampler, args=(d2.proc.pid, rss, stop))
+            other = threading.Thread(target=_other_session_loop, args=(d2, t2, done, stop))
+            sampler.start()
+            other.start()
+            t.wait_for(lambda: len(done) >= 2, timeout=5)
+            m.update(recv=0, acked=0, max_unacked=0, chunks=0)
+            h = hashlib.sha256()
+            st = c.read_stream(s.id, 1, _read16(0, n // BS), n, window_bytes=win,
+                               timeout_ms=10000)
+            pause = None
+            for k, ch in enumerate(st):
+                h.update(ch)
+                if k == 40:
+                    t0 = time.monotonic()
+                    time.sleep(0.8)
+                    pause = (t0, time.monotonic())
+                elif k % 4 == 0:
+                    time.sleep(0.002)
+            r = st.result
+            stop.set()
+            sampler.join(5)
+            other.join(10)
+            errs = [x for x in done if isinstance(x, Exception)]
+            assert not errs, errs
+            assert r["status"] == 0 and r["bytes"] == n and "data" not in r, r
+            assert h.hexdigest() == want, "streamed data differs from the disk"
+            assert m["recv"] == n and m["offsets_ok"], m
+            assert m["max_unacked"] <= win, "window overrun: %r" % m
+            assert m["max_unacked"] > win // 2, "window never used: %r" % m
+            during = [x for x in done if pause[0] + 0.1 <= x <= pause[1]]
+            assert len(during) >= 3, "other session stalled: %d reads in the 0.8 s stop" % (
+                len(during))
+            assert "reading held" in d2.logtext(0), "the daemon never held the connection"
+            grew = rss["peak"] - base
+            print("    g13 stream: peak VmRSS %d KiB (+%d KiB over %d KiB), %d chunks, "
+                  "max unacked %d" % (rss["peak"], grew, base, m["chunks"], m["max_unacked"]),
+                  flush=True)
+            assert grew <= 16 * 1024, "VmRSS grew %d KiB during a 64 MiB stream" % grew
+            assert s.get()["in_flight"] == 0
+        c.close()
+        no_violations(t)
+    finally:
+        stop.set()
+        t.stop()
+        t2.stop()
+        assert d2.alive(), d2.logtext()
+        assert d2.stop() == 0, d2.logtext()
+    assert not t.internal_errors and not t2.internal_errors
+
+
+# G13 (raw.stream window): a consumer that never acknowledges gets exactly
+# window_bytes (768 KiB: three chunks of 256 KiB) and then nothing more;
+# an ack of 256 KiB lets exactly 256 KiB more come. A window below the
+# session's MaxRecvDataSegmentLength is INVALID_PARAMS, one above the
+# data_bytes limit is refused too.
+def t_g13_stream_window_exact():
+    with rig(luns={0: 8192, 1: 8192}) as (t, c):
+        with opn(c, t) as s:
+            mrdsl = s.get()["negotiated"]["MaxRecvDataSegmentLength"]
+            assert mrdsl == 256 * KiB, mrdsl
+            n = 4 * MiB
+            e = expect_error(UiscsiError, c.call, "raw.stream", session=s.id, lun=1,
+                             cdb=read10(0, n // BS), data_in_length=n,
+                             window_bytes=mrdsl - 1)
+            assert e.data.get("name") == "INVALID_PARAMS", e.data
+            e = expect_error(UiscsiError, c.call, "raw.stream", session=s.id, lun=1,
+                             cdb=read10(0, n // BS), data_in_length=n,
+                             window_bytes=1 << 31)
+            assert e.data.get("name") in ("LIMIT_EXCEEDED", "INVALID_PARAMS"), e.data
+            m = _stream_meter(c)
+            st = c.read_stream(s.id, 1, read10(0, n // BS), n, window_bytes=768 * KiB)
+
+            def pump(seconds):   # receive without consuming: no ack goes out
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    with c._lock:
+                        c._pump(0.05)
+            pump(1.0)
+            assert m["recv"] == 768 * KiB and m["acked"] == 0, m
+            c._ack(st.id, 256 * KiB)
+            pump(1.0)
+            assert m["recv"] == MiB, m
+            st._unacked = -256 * KiB   # that ack was for chunks still queued here
+            data = b"".join(bytes(x) for x in st)
+            r = st.result
+            assert r["status"] == 0 and r["bytes"] == n, r
+            assert m["recv"] == n and m["offsets_ok"] and m["max_unacked"] <= 768 * KiB, m
+            assert data == disk(t, 1, 0, n), "streamed data differs"
+            assert rread(c, s.id, 0, 0, 1)["status"] == 0
+        no_violations(t)
+
+
+# G14: a stream cancelled midway. (1) tmf.abort_task by its tag: ABORT
+# TASK goes out for the command (its ITT), the call ends CANCELLED after
+# the chunks already sent. (2) The client closes its socket after one
+# chunk without acking or aborting: the daemon finds the client gone at
+# its next chunk, sends ABORT TASK and frees the stream. After both the
+# session reads normally, nothing is left in flight, the daemon is up.
+def t_g14_stream_cancel():
+    with rig(luns={0: 8192, 1: 16384}) as (t, c):
+        n = 8 * MiB
+        _paced_read(t, n, seg=256 * KiB, every=2, pause=0.1)
+        with opn(c, t) as s:
+            st = c.read_stream(s.id, 1, read10(0, n // BS), n, window_bytes=MiB,
+                               tag="g14-victim")
+            it = iter(st)
+            first = bytes(next(it))
+            assert first == disk(t, 1, 0, len(first))
+            cmd = wait_n(t, "in", OP_SCSI_CMD, 1, where=lambda p: p.edtl == n)[-1]
+            r = c.tmf_abort_task(s.id, "g14-victim")
+            assert r["response"] in (0, 1), r
+            tmf = t.last_received(OP_TMF_REQ)
+            assert tmf.function == 1 and tmf.rtt == cmd.itt, (tmf, cmd)
+            got = len(first)
+            try:
+                for ch in it:
+                    got += len(ch)
+                raise AssertionError("the aborted stream ended without an error")
+            except Cancelled:
+                pass
+            assert got < n, got
+            assert rread(c, s.id, 0, 0, 1)["status"] == 0
+            assert t.wait_for(lambda: s.get()["in_flight"] == 0, timeout=5), s.get()
+            # (2) the client goes away
+            c2 = D.client(timeout=10)
+            st2 = c2.read_stream(s.id, 1, read10(0, n // BS), n, window_bytes=MiB,
+                                 tag="g14-gone", abort_on_close=False)
+            next(iter(st2))
+            ntmf = len(t.received(OP_TMF_REQ))
+            c2.close()
+            assert t.wait_for(lambda: len(t.received(OP_TMF_REQ)) > ntmf, timeout=5), \
+                "no ABORT TASK after the client left"
+            assert t.received(OP_TMF_REQ)[-1].function == 1
+            assert t.wait_for(lambda: s.get()["in_flight"] == 0, timeout=5), s.get()
+            assert rread(c, s.id, 0, 1, 1)["status"] == 0
+            assert s.get()["state"] == "full_feature"
+        assert D.alive()
+        no_violations(t)
+
 # ================================================================ writes (H)
 
 def _write_rig(imm, r2t, fbl=65536, mrdsl=8192, extra=None, nego=None):
@@ -1737,9 +1974,16 @@ def t_discovery_session_events_named():
         for _ in range(2):
             r = c.discovery_send_targets(portal(t), timeout_ms=5000)
             assert [x["name"] for x in r["targets"]] == [t.cfg.target_name], r
-        evs = [e for e in events_since(c, seq, "session.state")
-               if str(e.get("session", "")).startswith("discovery-") or
-               e.get("session") == "0"]
+        # The "closed" event of the second discovery may trail its reply:
+        # wait (bounded) until both sessions have published it.
+        deadline = time.monotonic() + 5
+        while True:
+            evs = [e for e in events_since(c, seq, "session.state")
+                   if str(e.get("session", "")).startswith("discovery-") or
+                   e.get("session") == "0"]
+            if sum(1 for e in evs if e["to"] == "closed") >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         names = []
         for e in evs:
             assert e["session"] != "0", e
@@ -1765,6 +2009,7 @@ TESTS = [
     t_g5_underflow_residual, t_g6_overflow, t_g7_data_beyond_edtl, t_g8_datasn_gap_erl0,
     t_g9_offset_mismatch, t_g12_unknown_itt_dropped, t_g15_check_condition_after_data,
     t_g16_duplicate_status, t_g13_large_read_others_flow,
+    t_g13_stream_slow_consumer, t_g13_stream_window_exact, t_g14_stream_cancel,
     t_h1_immediate_then_r2t, t_h2_all_by_r2t, t_h3_immediate_unsolicited_r2t,
     t_h4_unsolicited_no_immediate, t_h5_h6_fbl_boundaries, t_h9_r2t_sequences,
     t_h11_r2t_any_offset, t_h12_r2t_beyond_edtl, t_h13_parallel_writes,

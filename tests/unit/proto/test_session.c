@@ -4,7 +4,7 @@
  *
  * Conformance ids covered here: B12, E1, E2, E3, E4, E5, E6, E7, E8, E9,
  * F1, F2, F3, F4, F5, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12,
- * G15, G16, I1, I2, I3, I4, J1, J2, J3, J4, J5, J6, R1, R4, R5. */
+ * G13, G15, G16, I1, I2, I3, I4, J1, J2, J3, J4, J5, J6, R1, R4, R5. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -953,6 +953,102 @@ test_J1_ping (void **state)
     session_destroy (&s);
 }
 
+/* G13 (raw.stream): a read_stream task has no buffer: session_rx_stream
+ * names its cookie and the segment length for every in-order Data-In, the
+ * header hook gives no buffer, the engine counts the bytes it did not
+ * place; an out-of-order or beyond-EDTL Data-In is not offered (it fails
+ * the task as for a buffered read). */
+static void
+test_G13_read_stream (void **state)
+{
+    (void)state;
+    uis_neg_params_t p = h_params ();
+    session_t *s = h_new (&p, 0, 0, 50, 0, 16);
+    int cookie = 7;
+    session_cmd_t c = h_cmd (0, NULL, 12);
+    c.read_stream = true;
+    c.cookie = &cookie;
+    uint32_t r;
+    assert_int_equal (session_submit (s, &c, &r), 0);
+    session_out_t o;
+    assert_true (session_out_next (s, &o));
+    assert_int_equal (o.pdu.u.scsi_cmd.expected_data_transfer_length, 12);
+    const uint8_t d[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    pdu_t h = h_data_in_pdu (r, 0, 0, 8, 0, 0, 0, 1, 50, 0);
+    void *ck = NULL;
+    uint32_t len = 0;
+    assert_true (session_rx_stream (s, &h, &ck, &len));
+    assert_ptr_equal (ck, &cookie);
+    assert_int_equal (len, 8);
+    uint8_t *dst = (uint8_t *)d;
+    size_t cap = 99;
+    session_rx_header (s, &h, &dst, &cap);
+    assert_null (dst);
+    assert_int_equal (cap, 0);
+    assert_int_equal (session_rx_pdu (s, &h, d, 8, 1), 0);
+    /* DataSN 2 instead of 1: not offered, and task-fatal on receipt. */
+    pdu_t bad = h_data_in_pdu (r, 2, 8, 4, H_F | H_S, 0, 1, 1, 50, 0);
+    assert_false (session_rx_stream (s, &bad, &ck, &len));
+    assert_null (ck);
+    assert_int_equal (len, 0);
+    /* Beyond EDTL without overflow: not offered. */
+    pdu_t big = h_data_in_pdu (r, 1, 8, 8, H_F | H_S, 0, 1, 1, 50, 0);
+    assert_false (session_rx_stream (s, &big, &ck, &len));
+    /* The last 4 bytes with the status. */
+    pdu_t last = h_data_in_pdu (r, 1, 8, 4, H_F | H_S, 0, 1, 1, 50, 0);
+    assert_true (session_rx_stream (s, &last, &ck, &len));
+    assert_int_equal (len, 4);
+    assert_int_equal (session_rx_pdu (s, &last, d, 4, 1), 0);
+    session_event_t ev;
+    h_take_complete (s, r, SESSION_R_GOOD, &ev);
+    assert_ptr_equal (ev.cookie, &cookie);
+    assert_int_equal (ev.bytes_in, 12);
+    /* Ended: nothing is offered any more (G12). */
+    assert_false (session_rx_stream (s, &last, &ck, &len));
+    /* A buffered read is never offered as a stream. */
+    uint8_t rb[4];
+    assert_int_equal (h_read (s, 0, rb, 4, &r), 0);
+    assert_true (session_out_next (s, &o));
+    pdu_t h2 = h_data_in_pdu (r, 0, 0, 4, H_F | H_S, 0, 2, 2, 50, 0);
+    assert_false (session_rx_stream (s, &h2, &ck, &len));
+    /* read_buf NULL with a length and no read_stream is still refused. */
+    session_cmd_t c2 = h_cmd (0, NULL, 12);
+    assert_int_equal (session_submit (s, &c2, &r), UIS_ERR_INVALID_ARG);
+    session_destroy (&s);
+}
+
+/* J2, J6 with reading held (raw.stream flow control): session_rx_hold
+ * counts as traffic, so an outstanding keepalive's timeout restarts and no
+ * new ping is due while the caller holds the connection. */
+static void
+test_J2_rx_hold (void **state)
+{
+    (void)state;
+    uis_neg_params_t p = h_params ();
+    session_cfg_t cfg = h_cfg (0, 0, 50, 0, 4);
+    cfg.nop_interval_ms = 1000;
+    cfg.nop_timeout_ms = 500;
+    cfg.now = 10000;
+    session_t *s = session_new (&p, &cfg);
+    assert_non_null (s);
+    session_rx_hold (s, 10800);
+    assert_int_equal (session_next_timer (s), 11800);
+    session_tick (s, 11800);
+    session_out_t o;
+    assert_true (session_out_next (s, &o)); /* the ping */
+    assert_int_equal (o.pdu.opcode, PDU_OP_NOP_OUT);
+    assert_int_equal (session_next_timer (s), 12300);
+    session_rx_hold (s, 12200);
+    assert_int_equal (session_next_timer (s), 12700);
+    session_tick (s, 12300);
+    assert_false (session_dead (s));
+    session_rx_hold (s, 100); /* an older time changes nothing */
+    assert_int_equal (session_next_timer (s), 12700);
+    session_tick (s, 12700);
+    assert_true (session_dead (s));
+    session_destroy (&s);
+}
+
 /* J2, J6: keepalive only after an idle interval with nothing received;
  * no answer within the timeout -> connection dead event. */
 static void
@@ -1295,6 +1391,8 @@ main (void)
         cmocka_unit_test (test_I4_bad_sense_length),
         cmocka_unit_test (test_J1_ping),
         cmocka_unit_test (test_J2_J6_keepalive),
+        cmocka_unit_test (test_J2_rx_hold),
+        cmocka_unit_test (test_G13_read_stream),
         cmocka_unit_test (test_J3_J5_target_ping),
         cmocka_unit_test (test_J4_no_reply),
         cmocka_unit_test (test_R1_itt_wrap),

@@ -5,8 +5,8 @@
  * LUNS, PR IN, sense), the error mapping (CHECK CONDITION, other statuses,
  * iSCSI response != 0), the multi-step methods (READ CAPACITY 16 -> 10,
  * the block size probe, UNIT ATTENTION resend, allocation growth) and
- * raw.execute returning its status as is.
- * Conformance ids: I1, I2, I3, I6, R3, R4. */
+ * raw.execute returning its status as is, and raw.stream's op (G13).
+ * Conformance ids: G13, I1, I2, I3, I6, R3, R4. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -821,6 +821,33 @@ test_raw_execute (void **state)
     assert_int_equal (rpc_scsi_op_out (op, NULL, NULL), RPC_SCSI_OUT_PARAM);
     rpc_scsi_op_destroy (&op);
 
+    /* G13: raw.stream is raw.execute with ENG_CMD_F_STREAM and the window;
+     * its length is not bounded by data_bytes (only the window is) and its
+     * result has no data: bytes is what the io actor streamed. */
+    op = s_op ("raw.stream",
+               "{\"session\":\"s1\",\"lun\":0,\"cdb\":\"28000000000000800000\","
+               "\"data_in_length\":134217728,\"window_bytes\":1048576,"
+               "\"data_encoding\":\"attachment\"}",
+               0, 0);
+    assert_int_equal (rpc_scsi_op_cmd (op)->data_in_length, 134217728u);
+    assert_int_equal (rpc_scsi_op_cmd (op)->window_bytes, 1048576u);
+    assert_int_equal (rpc_scsi_op_cmd (op)->flags,
+                      ENG_CMD_F_NON_IDEMPOTENT | ENG_CMD_F_STREAM);
+    eng_done_t sd = s_good (134217728u);
+    assert_int_equal (rpc_scsi_op_feed (op, &sd, NULL, 0), RPC_SCSI_DONE);
+    assert_false (rpc_scsi_op_has_data (op));
+    s_take_eq (op, 0, 0,
+               "{\"bytes\":134217728,\"overflow\":false,\"residual\":0,\"sense\":\"\","
+               "\"sense_info\":null,\"status\":0,\"status_name\":\"GOOD\","
+               "\"underflow\":false}");
+    rpc_scsi_op_destroy (&op);
+    op = s_op ("raw.stream",
+               "{\"session\":\"s1\",\"lun\":0,\"cdb\":\"28000000000000010000\","
+               "\"data_in_length\":512}",
+               0, 0);
+    assert_int_equal (rpc_scsi_op_cmd (op)->window_bytes, 4u << 20); /* default */
+    rpc_scsi_op_destroy (&op);
+
     char *t =
         s_op_error ("raw.execute", "{\"session\":\"s1\",\"lun\":0,\"cdb\":\"12z0\"}", 0);
     assert_string_equal (t, "{\"code\":-32602,\"data\":{\"name\":\"INVALID_PARAMS\","
@@ -828,14 +855,18 @@ test_raw_execute (void **state)
                             "\"not a CDB of 1 to 260 bytes in hex\"},"
                             "\"message\":\"Invalid params\"}");
     free (t);
-    t = s_op_error ("raw.stream", "{\"session\":\"s1\",\"lun\":0,\"cdb\":\"00\"}", 0);
-    assert_string_equal (
-        t, "{\"code\":-32603,\"data\":{\"name\":\"INTERNAL_ERROR\","
-           "\"reason\":\"not implemented\"},\"message\":\"Internal error\"}");
+    /* G13: window_bytes above the data_bytes limit is refused. */
+    t = s_op_error ("raw.stream",
+                    "{\"session\":\"s1\",\"lun\":0,\"cdb\":\"00\","
+                    "\"data_in_length\":0,\"window_bytes\":67108865}",
+                    0);
+    assert_string_equal (t, "{\"code\":-32011,\"data\":{\"limit\":\"data_bytes\","
+                            "\"name\":\"LIMIT_EXCEEDED\",\"value\":67108865},"
+                            "\"message\":\"Limit exceeded\"}");
     free (t);
     assert_true (rpc_scsi_is_method ("raw.execute"));
     assert_true (rpc_scsi_is_method ("scsi.unmap"));
-    assert_false (rpc_scsi_is_method ("raw.stream"));
+    assert_true (rpc_scsi_is_method ("raw.stream"));
     assert_false (rpc_scsi_is_method ("tmf.lun_reset"));
 }
 
