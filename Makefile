@@ -75,7 +75,7 @@ UISCSICTL := $(if $(CLI_SRC),$(B)/uiscsictl)
 
 .PHONY: all libs unit replay test _test demo _demo fuzz fuzz-build check-purity \
         check-format format clean bootstrap run-unit run-replay asan clang-check \
-        check-conformance run-integration docs run-fake-selftest run-lab-check run-iscsi install check-install
+        check-conformance run-integration docs run-fake-selftest run-lab-check run-iscsi install check-install bench bench-quick
 
 all: libs $(DAEMON) $(UNIT_BIN) $(REPLAY_BIN) $(LIBUISCSI) $(LIBUISCSI_SO) $(CLIENT_TEST) \
      $(UISCSICTL)
@@ -267,6 +267,18 @@ demo:
 
 _demo: all
 	@scripts/demo.sh $(B)
+
+# uiscsid side by side with libiscsi on a private tgt lab (root; see
+# bench/README.md). Results go to bench/results/. Never part of make test.
+bench:
+	@scripts/bootstrap.sh bench
+	@$(MAKE) --no-print-directory $(DAEMON) $(LIBUISCSI)
+	timeout -k 10 1800 /usr/bin/python3 bench/run.py --set full --build $(B)
+
+bench-quick:
+	@scripts/bootstrap.sh bench
+	@$(MAKE) --no-print-directory $(DAEMON) $(LIBUISCSI)
+	timeout -k 10 300 /usr/bin/python3 bench/run.py --set quick --build $(B)
 
 fuzz-build: $(FUZZ_BIN)
 

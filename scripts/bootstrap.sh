@@ -9,7 +9,7 @@ pkgs="gcc make pkg-config libzmq3-dev libjansson-dev libcmocka-dev libisal-dev l
 case "$stage" in
 test) pkgs="$pkgs clang clang-format libclang-rt-14-dev python3-zmq tgt istgt libiscsi-bin qemu-utils qemu-block-extra" ;;
 demo) pkgs="$pkgs python3-zmq tgt libiscsi-bin" ;;
-bench) pkgs="$pkgs python3-zmq tgt libiscsi-bin libiscsi-dev" ;;
+bench) pkgs="$pkgs python3-zmq tgt libiscsi-bin libiscsi-dev iperf3" ;;
 esac
 
 missing=""
