@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,11 @@ struct login_flow {
 static void *
 s_bad (json_t **error_p, const char *param, const char *reason)
 {
+    /* The same path form as the method table's validation: "params.x.y". */
+    char path[96];
+    snprintf (path, sizeof path, "params.%s", param);
     if (error_p)
-        *error_p = rpc_error_invalid_params (param, reason);
+        *error_p = rpc_error_invalid_params (path, reason);
     return NULL;
 }
 
@@ -66,14 +70,23 @@ s_copy_str (const json_t *v, char *buf, size_t cap)
 }
 
 /* Reads a secret file into out (cap bytes); strips one trailing newline;
- * wipes the read buffer. Returns 0 or -1. */
+ * wipes the read buffer. Returns 0 or -1. Like ssh with its keys, only a
+ * regular file that group and others cannot access is taken (mode 0600 or
+ * 0400): the daemon may run with more privileges than the client that
+ * names the file, and must not turn a readable-by-root file into a CHAP
+ * response for a target of the client's choosing. */
 static int
 s_read_secret_file (const char *path, uint8_t *out, size_t cap, size_t *len_p)
 {
     uint8_t buf[CHAP_SECRET_MAX + 2];
-    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -1;
+    struct stat st;
+    if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || (st.st_mode & 0077) != 0) {
+        close (fd);
+        return -1;
+    }
     size_t n = 0;
     while (n < sizeof buf) {
         ssize_t got = read (fd, buf + n, sizeof buf - n);
@@ -141,7 +154,10 @@ s_parse_auth (login_flow_t *self, const json_t *auth, json_t **error_p)
     if (!s_copy_str (json_object_get (auth, "user"), self->user, sizeof self->user))
         return s_bad (error_p, "auth.user", "expected a name"), false;
     if (!s_secret (auth, "secret", self->secret, &self->secret_len))
-        return s_bad (error_p, "auth.secret", "missing, unreadable or too long"), false;
+        return s_bad (error_p, "auth.secret",
+                      "missing, too long, or its file unreadable, not a regular file or "
+                      "open to group/others (use mode 0600)"),
+               false;
     const json_t *tu = json_object_get (auth, "target_user");
     if (tu && !json_is_null (tu)) {
         self->mutual = true;
@@ -150,7 +166,8 @@ s_parse_auth (login_flow_t *self, const json_t *auth, json_t **error_p)
         if (!s_secret (auth, "target_secret", self->target_secret,
                        &self->target_secret_len))
             return s_bad (error_p, "auth.target_secret",
-                          "missing, unreadable or too long"),
+                          "missing, too long, or its file unreadable, not a regular file "
+                          "or open to group/others (use mode 0600)"),
                    false;
     }
     const json_t *algs = json_object_get (auth, "algorithms");

@@ -30,6 +30,7 @@ from lib_daemon import (KiB, MiB, SK_DATA_PROTECT, SK_ILLEGAL_REQUEST,  # noqa: 
                         check_cc, close_all_sessions, events_since, expect_error, first_diff,
                         integrity, last_seq, num, parse_sense, read_att, read_b64, write_att,
                         write_b64, yes, ROOT)
+import uiscsi  # noqa: E402  (on the path lib_daemon set up)
 
 D = None      # the Daemon
 LAB = None    # the tgt Lab
@@ -871,6 +872,29 @@ def _secret_file(secret):
     return path
 
 
+# C8: a secret file that group or others could read is refused before any
+# login (the daemon may hold more privileges than the client naming it);
+# the same file at mode 0600 logs in. The error names the param, never the
+# secret.
+def t_c8_secret_file_permissions():
+    c = D.client()
+    path = _secret_file(E["TGT_CHAP_SECRET"])
+    try:
+        a = {"method": "chap", "user": E["TGT_CHAP_USER"], "secret_file": path}
+        for mode in (0o644, 0o640, 0o604):
+            os.chmod(path, mode)
+            e = expect_error(uiscsi.InvalidParams, c.session_open, P(), iqn("chap"), auth=a,
+                             share=False)
+            assert e.data.get("param") == "params.auth.secret", e.data
+            assert E["TGT_CHAP_SECRET"] not in json.dumps(e.data), e.data
+        os.chmod(path, 0o600)
+        with opn(c, "chap", auth=a, share=False) as s:
+            absorb_ua(s, 1)
+    finally:
+        os.unlink(path)
+        c.close()
+
+
 # C1, C2, C5, C6, C8: one-way CHAP (secret and secret_file), mutual CHAP,
 # wrong secret (AUTH_FAILED side target), wrong target secret (side
 # initiator); no secret in errors, session.list/get, events or the log.
@@ -1177,6 +1201,7 @@ TESTS = [
     t_compare_and_write_tgt, t_mode_sense_select, t_persistent_reservations, t_r4_raw_execute,
     t_m1_abort_task, t_m3_lun_reset, t_m7_warm_reset_unsupported,
     t_m3_abort_task_set, t_m7_clear_task_set_and_cold_reset_unsupported, t_o2_session_reconnect,
+    t_c8_secret_file_permissions,
     t_c_chap_all, t_d1_digests_crc32c, t_j3_target_nop_pings,
     t_h6_integrity_disk_defaults, t_h2_integrity_r2t_target, t_b11_integrity_tuned_params,
     t_h3_integrity_immediate_initialr2t_matrix, t_r1_64_in_flight_four_clients,

@@ -721,7 +721,7 @@ test_io_bad_messages (void **state)
     assert_int_equal (status, RPC_E_INVALID_PARAMS);
     assert_string_equal (
         json_string_value (json_object_get (json_object_get (v, "data"), "param")),
-        "portal");
+        "params.portal");
     json_decref (v);
     json_decref (p);
     p = json_pack ("{s:s, s:s, s:{s:s, s:s, s:s}}", "portal", "127.0.0.1", "target",
@@ -731,7 +731,7 @@ test_io_bad_messages (void **state)
     assert_int_equal (status, RPC_E_INVALID_PARAMS);
     assert_string_equal (
         json_string_value (json_object_get (json_object_get (v, "data"), "param")),
-        "auth.secret");
+        "params.auth.secret");
     char *text = json_dumps (v, 0);
     assert_null (strstr (text, "nonexistent")); /* no caller value in errors */
     free (text);
