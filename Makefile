@@ -214,6 +214,7 @@ run-iscsi:
 	@scripts/run-tests.sh py tests/integration/test_iscsi_istgt.py $(B)/asan/uiscsid --port 3280
 	@scripts/run-tests.sh py tests/integration/test_qemu_interop.py $(B)/asan/uiscsid --port 3262
 	@scripts/run-tests.sh py tests/integration/test_fake_scenarios.py $(B)/asan/uiscsid
+	@scripts/run-tests.sh py tests/integration/test_shared_clients.py $(B)/asan/uiscsid --port 3275
 
 # The scripted fake target checks itself (its codec, and interop with
 # libiscsi's tools) before any test relies on it.

@@ -76,6 +76,7 @@ typedef struct s_pending {
     s_agg_t *agg; /* P_AGG */
     size_t index; /* P_AGG: position in agg->items */
     bool force;
+    bool silent; /* nobody waits for the answer (a gone client's close) */
 } s_pending_t;
 
 /* Counters across all sessions (monotonic): the final counters of the
@@ -673,6 +674,61 @@ s_close (dispatch_t *self, s_sess_t *sess, const json_t *params, const char *cli
     return NULL;
 }
 
+/* Logs out a session nobody holds any more (the last handle of a gone
+ * client): as session.close would, but nobody waits for the answer. */
+static void
+s_close_silent (dispatch_t *self, s_sess_t *sess)
+{
+    if (sess->state == SS_CLOSED) {
+        s_sess_remove (self, sess);
+        return;
+    }
+    if (sess->state != SS_OPEN)
+        return;
+    sess->state = SS_CLOSING;
+    s_send_route (self, sess, true); /* no new commands reach it */
+    zmq_msg_t none;
+    zmq_msg_init (&none);
+    s_pending_t *p = s_pending_new (self, P_CLOSE, sess->num, &none, 0);
+    zmq_msg_close (&none);
+    if (p)
+        p->silent = true;
+    if (!p || s_pending_send (self, p, sess->io, ENG_CLOSE, NULL, 0) != 0)
+        s_sess_remove (self, sess);
+}
+
+/* client.gone (internal, from the front end only: it is not in the method
+ * table): the client's connection closed. Releases every handle it held
+ * (a session whose last handle goes logs out, as session.close would) and
+ * marks its session.open calls still at an io actor so that they give it
+ * no handle. Never answered. Returns the number of handles released. */
+static size_t
+s_client_gone (dispatch_t *self, const char *client)
+{
+    size_t released = 0;
+    for (s_pending_t *p = self->pending; p; p = p->next)
+        if (p->kind == P_OPEN && p->client && strcmp (p->client, client) == 0) {
+            free (p->client);
+            p->client = NULL;
+            p->silent = true;
+        }
+    s_sess_t *next = NULL;
+    for (s_sess_t *x = self->sess; x; x = next) {
+        next = x->next;
+        s_handle_t *h = s_handle (x, client, false);
+        if (!h)
+            continue;
+        released += h->refs;
+        x->refs = x->refs > h->refs ? x->refs - h->refs : 0;
+        s_handle_drop (x, h);
+        if (x->refs == 0)
+            s_close_silent (self, x);
+    }
+    if (released)
+        uis_info ("dispatch", "client gone: %zu session handles released", released);
+    return released;
+}
+
 /* Sends ENG_GET to every open session for session.list / daemon.stats;
  * returns NULL when they went out (answered later), else the answer now. */
 static json_t *
@@ -732,6 +788,11 @@ s_call (dispatch_t *self, const char *method, const json_t *params, const json_t
     if (!client)
         client = "";
     *status_p = 0;
+    if (strcmp (method, "client.gone") == 0) {
+        if (*client)
+            s_client_gone (self, client);
+        return NULL; /* never answered */
+    }
     if (strcmp (method, "session.open") == 0)
         return s_open (self, params, client, id, corr, status_p);
     if (strcmp (method, "session.list") == 0)
@@ -920,7 +981,14 @@ s_on_io_reply (dispatch_t *self, const rt_msg_t *msg)
                                             "negotiated", "portal", "target"};
     switch (p->kind) {
     case P_OPEN:
-        if (ok && sess) {
+        if (ok && sess && p->silent) {
+            /* The client went while the login ran: nobody holds it. */
+            sess->state = SS_OPEN;
+            s_merge (sess->info, body, open_keys, sizeof open_keys / sizeof open_keys[0]);
+            sess->refs = 0;
+            s_close_silent (self, sess);
+        }
+        else if (ok && sess) {
             sess->state = SS_OPEN;
             s_merge (sess->info, body, open_keys, sizeof open_keys / sizeof open_keys[0]);
             s_handle_t *h = s_handle (sess, p->client ? p->client : "", true);
@@ -1001,7 +1069,10 @@ s_on_io_reply (dispatch_t *self, const rt_msg_t *msg)
         return;
     }
     }
-    if (ok && answer)
+    if (p->silent) {
+        /* nobody waits: the client is gone */
+    }
+    else if (ok && answer)
         s_reply (self, p->front_id, p->front_id_len, p->front_corr, 0, answer);
     else
         s_reply (self, p->front_id, p->front_id_len, p->front_corr,

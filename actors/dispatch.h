@@ -22,8 +22,13 @@
  * the entry stays in state "closed" until its handles are released.
  * session.get / session.list merge the registry (session, target, portal,
  * refs) with ENG_GET (exactly the keys of API.md <session info>);
- * daemon.stats sums the sessions' counters. Credentials are never part of
- * any answer, log or event made here. */
+ * daemon.stats sums the sessions' counters. The internal call
+ * "client.gone" (front end only, never answered; not in the method table)
+ * releases every handle of a client whose connection closed: a session
+ * whose last handle goes logs out as with session.close, and a login still
+ * running for it gives it no handle (the session is logged out when the
+ * login succeeds). Credentials are never part of any answer, log or event
+ * made here. */
 #ifndef UISCSI_ACTORS_DISPATCH_H
 #define UISCSI_ACTORS_DISPATCH_H
 

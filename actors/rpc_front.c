@@ -93,7 +93,26 @@ typedef struct {
     uint64_t limit_exceeded;
     uint64_t bytes_in;
     uint64_t bytes_out;
+    uint64_t clients_gone;  /* clients whose connection closed */
+    uint64_t jobs_reaped;   /* their messages dropped unanswered */
+    uint64_t stale_dropped; /* messages read after their sender was gone */
 } s_counters_t;
+
+/* The connection (peer fd) a client's messages arrive on. One ZeroMQ
+ * connection carries exactly one routing id; "dead" is the routing id of
+ * the connection last closed on this fd, so that its messages still
+ * queued in the ROUTER are dropped instead of being taken for a client. */
+typedef struct {
+    uint8_t *bound; /* routing id of the live connection, NULL: none yet */
+    size_t bound_len;
+    uint8_t *dead; /* routing id of the last closed connection, or NULL */
+    size_t dead_len;
+    uint8_t state; /* S_FD_*: what the monitor said last */
+} s_peer_t;
+
+enum { S_FD_UNKNOWN, S_FD_OPEN, S_FD_CLOSED };
+
+#define S_PEER_FD_MAX (1 << 20) /* fds above this are not tracked */
 
 struct rpc_front {
     void *router;
@@ -133,11 +152,15 @@ struct rpc_front {
     uint64_t *streams; /* corr of every raw.stream call in progress */
     size_t nstreams, capstreams;
     s_counters_t counters;
+    void *monitor;   /* PAIR: the ROUTER's ACCEPTED / DISCONNECTED events */
+    s_peer_t *peers; /* by peer fd */
+    size_t npeers;
 };
 
 static int s_on_socket (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg);
 static s_job_t *s_job_of (rpc_front_t *self, uint64_t corr, size_t *i_p);
 static void s_scsi_finish (s_job_t *job, size_t i);
+static bool s_peer_seen (rpc_front_t *self, int fd, const void *rid, size_t len);
 
 /* Monotonic milliseconds. */
 static int64_t
@@ -1147,6 +1170,13 @@ s_read_request (rpc_front_t *self)
         zmq_msg_close (&f);
     }
     self->counters.messages++;
+    int fd = n > 0 ? zmq_msg_get (&frames[0], ZMQ_SRCFD) : -1;
+    if (!s_peer_seen (self, fd, zmq_msg_data (&route), zmq_msg_size (&route))) {
+        zmq_msg_close (&route);
+        for (size_t i = 0; i < n; i++)
+            zmq_msg_close (&frames[i]);
+        return 0;
+    }
     bool delim = n >= 2 && zmq_msg_size (&frames[0]) == 0;
     size_t first = delim ? 1 : 0;
     size_t payload = total - first;
@@ -1241,6 +1271,258 @@ s_read_request (rpc_front_t *self)
     return 0;
 }
 
+/* ------------------------------------------------------- client death */
+
+/* A client's death is seen with the stable libzmq API only (4.3 has no
+ * ZMQ_ROUTER_NOTIFY without the draft API): a monitor on the ROUTER
+ * reports ZMQ_EVENT_ACCEPTED and ZMQ_EVENT_DISCONNECTED with the peer's
+ * fd, and every message carries the fd it was read from (ZMQ_SRCFD). One
+ * connection carries exactly one routing id, so the fd of a message binds
+ * its routing id to the connection (s_peer_t, by fd); DISCONNECTED of that
+ * fd means the client is gone.
+ *
+ * fd reuse (a connection closes, its fd number is reused by a new one,
+ * while messages of the old one are still queued in the ROUTER):
+ * - before a routing id is bound, the monitor is drained: with libzmq's
+ *   one io thread, ACCEPTED of a connection is queued before its first
+ *   message, and DISCONNECTED of the old connection before ACCEPTED of
+ *   the new one, so the fd's events up to this message are applied;
+ * - a message on a fd whose last event is DISCONNECTED is stale: dropped;
+ * - the routing id of the last closed connection of a fd is kept ("dead"):
+ *   its late messages are dropped even after the fd is reused;
+ * - auto-generated routing ids (0 then a 32-bit big-endian counter) grow
+ *   with each new connection: on one fd, a message with an id above the
+ *   bound one means the bound connection is gone (unbound, client gone),
+ *   one below it is stale (dropped). Explicit routing ids (set by the
+ *   client) cannot be ordered: a second one on a bound fd is dropped.
+ * A wrong binding can only ever delay a cleanup until the fd's next event
+ * or message, never drop a live client's request. */
+
+/* Frees a routing id copy. */
+static void
+s_id_clear (uint8_t **id, size_t *len)
+{
+    free (*id);
+    *id = NULL;
+    *len = 0;
+}
+
+/* True when the routing id copy (id, len) equals (rid, rlen). */
+static bool
+s_id_eq (const uint8_t *id, size_t len, const void *rid, size_t rlen)
+{
+    return id && len == rlen && memcmp (id, rid, len) == 0;
+}
+
+/* The peer entry of fd (grown on demand), NULL when fd is not tracked. */
+static s_peer_t *
+s_peer (rpc_front_t *self, int fd)
+{
+    if (fd < 0 || fd >= S_PEER_FD_MAX)
+        return NULL;
+    if ((size_t)fd >= self->npeers) {
+        size_t n = self->npeers ? self->npeers : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        s_peer_t *p = realloc (self->peers, n * sizeof *p);
+        if (!p)
+            return NULL;
+        memset (p + self->npeers, 0, (n - self->npeers) * sizeof *p);
+        self->peers = p;
+        self->npeers = n;
+    }
+    return &self->peers[fd];
+}
+
+/* The client with routing id (rid, len) is gone (its process died or it
+ * closed its socket): every message of it still waiting for an actor is
+ * dropped unanswered; a command at an io actor gets ENG_CANCEL (the io
+ * actor aborts it with ABORT TASK when it was sent, frees its buffers and
+ * sends no reply); a late answer finds no job. The dispatcher is told with
+ * the internal call "client.gone" (not in the method table, so no client
+ * can send it) to release every session handle the client held. */
+static void
+s_client_gone (rpc_front_t *self, const void *rid, size_t len)
+{
+    self->counters.clients_gone++;
+    for (size_t s = 0; s < self->nslots; s++) {
+        s_job_t *job = self->slots[s];
+        if (!job
+            || !s_id_eq (zmq_msg_data (&job->route), zmq_msg_size (&job->route), rid,
+                         len))
+            continue;
+        for (size_t i = 0; job->calls && i < rpc_msg_count (job->msg); i++) {
+            s_call_t *call = &job->calls[i];
+            void *sock = call->io < self->nio ? self->io[call->io] : NULL;
+            if (!call->sent || !call->op || !sock)
+                continue;
+            rt_msg_t m;
+            rt_msg_init (&m, ENG_CANCEL);
+            m.env.session = call->session;
+            m.env.corr = s_corr (job, i);
+            rt_msg_send (&m, sock, ZMQ_DONTWAIT);
+            rt_msg_close (&m);
+            call->sent = false;
+        }
+        self->counters.jobs_reaped++;
+        s_job_free (job);
+    }
+    if (self->dispatch) {
+        json_t *call = json_pack ("{s:s, s:{}, s:{s:o}}", "method", "client.gone",
+                                  "params", "rpc", "client", rpc_hex_json (rid, len));
+        rt_msg_t m;
+        rt_msg_init (&m, BUS_CALL);
+        m.env.corr = UINT64_MAX; /* never answered */
+        if (call && bus_set_json_body (&m, call) == 0)
+            rt_msg_send (&m, self->dispatch, ZMQ_DONTWAIT);
+        rt_msg_close (&m);
+        json_decref (call);
+    }
+    s_drained (self);
+}
+
+/* True when (a, alen) is an auto-generated routing id (libzmq: a 0 byte,
+ * then a 32-bit big-endian counter, +1 per new connection). */
+static bool
+s_id_auto (const void *a, size_t alen)
+{
+    return alen == 5 && ((const uint8_t *)a)[0] == 0;
+}
+
+/* Drops the client bound to p: its connection closed (event seen, or its
+ * fd carries a newer connection). Its id is kept as p's dead id. */
+static void
+s_peer_unbind (rpc_front_t *self, s_peer_t *p)
+{
+    s_id_clear (&p->dead, &p->dead_len);
+    p->dead = p->bound;
+    p->dead_len = p->bound_len;
+    p->bound = NULL;
+    p->bound_len = 0;
+    s_client_gone (self, p->dead, p->dead_len);
+}
+
+/* One monitor event of the ROUTER: ACCEPTED opens fd (no routing id known
+ * yet), DISCONNECTED closes it; the client bound to it is gone. */
+static void
+s_peer_event (rpc_front_t *self, uint16_t event, int fd)
+{
+    if (event != ZMQ_EVENT_ACCEPTED && event != ZMQ_EVENT_DISCONNECTED)
+        return;
+    if (event == ZMQ_EVENT_DISCONNECTED && (fd < 0 || (size_t)fd >= self->npeers))
+        return; /* nothing known of it */
+    s_peer_t *p = s_peer (self, fd);
+    if (!p)
+        return;
+    bool was_unknown = p->state == S_FD_UNKNOWN;
+    p->state = event == ZMQ_EVENT_ACCEPTED ? S_FD_OPEN : S_FD_CLOSED;
+    /* ACCEPTED on a bound fd: the connection before closed unseen, unless
+     * this is the first event of the fd (the binding is this connection's:
+     * its event came after its first message). */
+    if (p->bound && (event == ZMQ_EVENT_DISCONNECTED || !was_unknown))
+        s_peer_unbind (self, p);
+}
+
+/* Applies the queued monitor events (bounded). */
+static void
+s_monitor_drain (rpc_front_t *self)
+{
+    for (int n = 0; self->monitor && n < 4096; n++) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init (&ev);
+        zmq_msg_init (&addr);
+        if (zmq_msg_recv (&ev, self->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&ev);
+            zmq_msg_close (&addr);
+            return;
+        }
+        if (zmq_msg_more (&ev))
+            zmq_msg_recv (&addr, self->monitor, ZMQ_DONTWAIT);
+        if (zmq_msg_size (&ev) >= 6) {
+            uint16_t event;
+            uint32_t value;
+            memcpy (&event, zmq_msg_data (&ev), 2);
+            memcpy (&value, (uint8_t *)zmq_msg_data (&ev) + 2, 4);
+            if (value <= INT32_MAX)
+                s_peer_event (self, event, (int)value);
+        }
+        zmq_msg_close (&ev);
+        zmq_msg_close (&addr);
+    }
+}
+
+/* Monitor socket ready. */
+static int
+s_on_monitor (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
+{
+    (void)reactor;
+    (void)item;
+    s_monitor_drain (arg);
+    return 0;
+}
+
+/* A message from routing id (rid, len) was read from peer fd (-1:
+ * unknown, e.g. inproc). Returns false when it comes from a connection
+ * already closed: drop it (nobody can get the answer). */
+static bool
+s_peer_seen (rpc_front_t *self, int fd, const void *rid, size_t len)
+{
+    if (fd < 0 || !self->monitor || len == 0)
+        return true;
+    s_peer_t *p = s_peer (self, fd);
+    if (!p)
+        return true;
+    if (s_id_eq (p->bound, p->bound_len, rid, len))
+        return true;
+    s_monitor_drain (self); /* the events of this fd up to this message */
+    p = s_peer (self, fd);
+    if (!p)
+        return true;
+    if (s_id_eq (p->bound, p->bound_len, rid, len))
+        return true;
+    bool automatic = s_id_auto (rid, len);
+    if (automatic && s_id_eq (p->dead, p->dead_len, rid, len)) {
+        self->counters.stale_dropped++;
+        return false; /* a late message of a closed connection */
+    }
+    if (p->bound && automatic && s_id_auto (p->bound, p->bound_len)
+        && memcmp (rid, p->bound, len) > 0)
+        s_peer_unbind (self, p); /* a newer connection on the fd */
+    if (p->bound || p->state == S_FD_CLOSED) {
+        self->counters.stale_dropped++;
+        return false; /* an older connection than the fd's, or a closed fd */
+    }
+    uint8_t *copy = malloc (len);
+    if (!copy)
+        return true; /* not tracked */
+    memcpy (copy, rid, len);
+    p->bound = copy;
+    p->bound_len = len;
+    if (!automatic)
+        s_id_clear (&p->dead, &p->dead_len);
+    return true;
+}
+
+/* Makes the ROUTER's monitor (ACCEPTED / DISCONNECTED) and connects the
+ * PAIR that reads it. Returns 0 or UIS_ERR_STATE. */
+static int
+s_monitor_init (rpc_front_t *self)
+{
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://uis-rpc-monitor-%p", (void *)self);
+    if (zmq_socket_monitor (self->router, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED)
+        != 0)
+        return UIS_ERR_STATE;
+    self->monitor = rt_socket_new (ZMQ_PAIR);
+    if (!self->monitor)
+        return UIS_ERR_STATE;
+    int hwm = 0; /* never lose an event (libzmq would block its io thread) */
+    zmq_setsockopt (self->monitor, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_connect (self->monitor, ep) != 0)
+        return UIS_ERR_STATE;
+    return 0;
+}
+
 /* ROUTER ready: requests. */
 static int
 s_on_router (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
@@ -1248,6 +1530,7 @@ s_on_router (rt_reactor_t *reactor, const zmq_pollitem_t *item, void *arg)
     (void)reactor;
     (void)item;
     rpc_front_t *self = arg;
+    s_monitor_drain (self); /* connection events first */
     for (int n = 0; n < S_DRAIN_MAX && self->accepting; n++)
         if (s_read_request (self) == UIS_ERR_AGAIN)
             break;
@@ -1547,6 +1830,9 @@ rpc_front_new (const rpc_front_config_t *config, int *err)
         uis_error ("rpc", "cannot bind the RPC endpoint: %s", zmq_strerror (errno));
         goto fail;
     }
+    rc = s_monitor_init (self);
+    if (rc)
+        goto fail;
     return self;
 fail:
     if (err)
@@ -1571,6 +1857,14 @@ rpc_front_destroy (rpc_front_t **self_p)
             self->buckets[b] = c->next;
             free (c);
         }
+    if (self->router && self->monitor)
+        zmq_socket_monitor (self->router, NULL, 0);
+    rt_socket_destroy (&self->monitor);
+    for (size_t f = 0; f < self->npeers; f++) {
+        free (self->peers[f].bound);
+        free (self->peers[f].dead);
+    }
+    free (self->peers);
     rt_socket_destroy (&self->router);
     rt_socket_destroy (&self->metrics);
     rt_socket_destroy (&self->dispatch);
@@ -1602,6 +1896,9 @@ rpc_front_attach (rpc_front_t *self, rt_reactor_t *reactor)
 {
     self->reactor = reactor;
     int rc = rt_reactor_add_socket (reactor, self->router, ZMQ_POLLIN, s_on_router, self);
+    if (rc == 0 && self->monitor)
+        rc = rt_reactor_add_socket (reactor, self->monitor, ZMQ_POLLIN, s_on_monitor,
+                                    self);
     if (rc == 0 && self->metrics)
         rc =
             rt_reactor_add_socket (reactor, self->metrics, ZMQ_POLLIN, s_on_socket, self);
@@ -1629,6 +1926,8 @@ rpc_front_detach (rpc_front_t *self, rt_reactor_t *reactor)
 {
     if (self->accepting)
         rt_reactor_remove_socket (reactor, self->router);
+    if (self->monitor)
+        rt_reactor_remove_socket (reactor, self->monitor);
     if (self->metrics)
         rt_reactor_remove_socket (reactor, self->metrics);
     if (self->dispatch)
@@ -1696,12 +1995,14 @@ rpc_front_counters (const rpc_front_t *self)
 {
     const s_counters_t *c = &self->counters;
     return json_pack (
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "messages",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "messages",
         (json_int_t)c->messages, "requests", (json_int_t)c->requests, "notifications",
         (json_int_t)c->notifications, "batches", (json_int_t)c->batches, "errors",
         (json_int_t)c->errors, "limit_exceeded", (json_int_t)c->limit_exceeded,
         "in_flight", (json_int_t)self->in_flight, "clients", (json_int_t)self->nclients,
-        "bytes_in", (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out);
+        "bytes_in", (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out,
+        "clients_gone", (json_int_t)c->clients_gone, "jobs_reaped",
+        (json_int_t)c->jobs_reaped, "stale_dropped", (json_int_t)c->stale_dropped);
 }
 
 /* Drain timer: what is left is cancelled. */

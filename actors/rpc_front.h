@@ -73,7 +73,12 @@ size_t rpc_front_in_flight (const rpc_front_t *self);
 
 /* The counters: {"messages", "requests", "notifications", "batches",
  * "errors", "limit_exceeded", "in_flight", "clients", "bytes_in",
- * "bytes_out"}; new reference. */
+ * "bytes_out", "clients_gone" (connections closed with a known client),
+ * "jobs_reaped" (their messages dropped unanswered, commands cancelled),
+ * "stale_dropped" (messages read after their connection closed)}; new
+ * reference. A client whose connection closes (killed process) is seen by
+ * a monitor on the ROUTER (rpc_front.c "client death"): its calls are
+ * cancelled and dispatch releases its session handles. */
 json_t *rpc_front_counters (const rpc_front_t *self);
 
 /* Actor body: args is an rpc_front_config_t (read during the call).

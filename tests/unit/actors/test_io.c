@@ -3,7 +3,8 @@
  * a read straight into the reply frame, a write served by R2Ts, digests
  * on every PDU and the NOP-In echo, the per-command deadline with ABORT
  * TASK (LUN and RefCmdSN), a dead connection failing in-flight commands at
- * once, login refusals mapped to API errors, graceful close with Logout.
+ * once, login refusals mapped to API errors, graceful close with Logout,
+ * ENG_CANCEL of a killed client's command (ABORT TASK, no reply).
  * The test thread plays the target; the io actor runs on its own thread;
  * every wait is bounded.
  * Conformance ids: B1, B12 (window from the final login response), B15
@@ -418,6 +419,53 @@ test_io_deadline_abort (void **state)
     p_close (s_p, id);
 }
 
+/* ENG_CANCEL (the front end's client was killed): a sent command gets
+ * ABORT TASK with its ITT, LUN and RefCmdSN; nothing is answered for it,
+ * and the session has nothing in flight after the TMF response. */
+static void
+test_io_cancel (void **state)
+{
+    (void)state;
+    uint32_t id = s_session++;
+    uint64_t corr = p_open (s_p, id, NULL);
+    json_decref (p_login (s_p, corr, ""));
+    uint8_t tur[6] = {0};
+    eng_cmd_t c;
+    h_cmd (&c, 3, tur, 6, 0, 0, 10000);
+    corr = h_send (&s_h, ENG_CMD, id, 0, NULL, &c, sizeof c, NULL, 0, -1);
+    const pdu_t *req = p_recv (s_p);
+    assert_int_equal (req->opcode, PDU_OP_SCSI_CMD);
+    uint32_t itt = req->itt, cmdsn = req->u.scsi_cmd.cmdsn;
+    uint64_t saved = s_h.corr;
+    s_h.corr = corr - 1; /* ENG_CANCEL names the command's corr */
+    h_send (&s_h, ENG_CANCEL, id, 0, NULL, NULL, 0, NULL, 0, -1);
+    s_h.corr = saved;
+    req = p_recv (s_p);
+    assert_int_equal (req->opcode, PDU_OP_TMF_REQ);
+    assert_int_equal (req->u.tmf_req.function, PDU_TMF_ABORT_TASK);
+    assert_int_equal (req->u.tmf_req.referenced_task_tag, itt);
+    assert_int_equal (req->u.tmf_req.ref_cmdsn, cmdsn);
+    assert_int_equal (req->lun >> 48, 3);
+    pdu_t r;
+    pdu_init (&r, PDU_OP_TMF_RSP);
+    r.itt = req->itt;
+    r.u.tmf_rsp.response = PDU_TMF_RSP_COMPLETE;
+    r.u.tmf_rsp.statsn = s_p->statsn++;
+    r.u.tmf_rsp.exp_cmdsn = s_p->exp_cmdsn + 1;
+    r.u.tmf_rsp.max_cmdsn = s_p->exp_cmdsn + 10;
+    s_p->exp_cmdsn++;
+    p_send (s_p, &r, NULL, 0);
+    /* No reply for the cancelled command. */
+    rt_msg_t msg;
+    assert_int_equal (h_recv (&s_h, &msg, 300), -1);
+    int32_t status = 0;
+    json_t *v = h_call (&s_h, ENG_GET, id, 0, NULL, NULL, 0, &status);
+    assert_int_equal (status, 0);
+    assert_int_equal (json_integer_value (json_object_get (v, "in_flight")), 0);
+    json_decref (v);
+    p_close (s_p, id);
+}
+
 /* Sends ENG_TMF (function, LUN 2), answers it with `response`; returns the
  * reply body (result or error object, caller frees) and its status. */
 static json_t *
@@ -756,6 +804,7 @@ main (void)
         cmocka_unit_test (test_io_login_read),
         cmocka_unit_test (test_io_write_r2t),
         cmocka_unit_test (test_io_deadline_abort),
+        cmocka_unit_test (test_io_cancel),
         cmocka_unit_test (test_io_tmf_responses),
         cmocka_unit_test (test_io_conn_dead),
         cmocka_unit_test (test_io_digests_nop),

@@ -6,7 +6,8 @@
  * same credentials), session.close releasing handles and logging out on
  * the last or with force, the sessions limit, failed logins, session.get /
  * session.list with exactly the keys of API.md and no secrets,
- * protocol.logout, discovery and daemon.stats summing counters.
+ * protocol.logout, discovery, daemon.stats summing counters, and
+ * client.gone releasing a dead client's handles.
  * Conformance ids: C8 (secrets never in session.list/get). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -458,6 +459,84 @@ test_discovery_reconnect (void **state)
     s_fix_destroy (&f);
 }
 
+/* client.gone (the front end saw the client's connection close): every
+ * handle it held is released; a session others hold stays with fewer
+ * refs, one it held alone logs out (route removed, ENG_CLOSE) with no
+ * reply to anyone; a login still running for it ends in a logout; the
+ * call itself is never answered. */
+static void
+test_client_gone (void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new (1024);
+    s_open_s1 (f); /* aa: 1 handle */
+    uint64_t c = s_call (f, "session.open", OPEN_A, "bb");
+    assert_int_equal (s_front_reply (f, c, OPEN_RESULT ("true")), 0);
+    c = s_call (f, "session.open", OPEN_A, "bb"); /* bb: 2 handles */
+    assert_int_equal (s_front_reply (f, c, OPEN_RESULT ("true")), 0);
+    c = s_call (f, "session.get", "{\"session\":\"s1\"}", "aa");
+    zmq_msg_t id;
+    rt_msg_t req;
+    json_t *body = s_io_recv (f, 0, ENG_GET, &id, &req);
+    json_decref (body);
+    s_io_reply (f, 0, &id, &req, 0, "{\"in_flight\":0}");
+    rt_msg_close (&req);
+    rt_msg_t reply;
+    s_front_recv (f, BUS_REPLY, &reply);
+    json_t *info = bus_json_body (&reply);
+    assert_int_equal (json_integer_value (json_object_get (info, "refs")), 3);
+    json_decref (info);
+    rt_msg_close (&reply);
+
+    /* bb is gone: its 2 handles go, s1 stays for aa; nothing is sent. */
+    s_call (f, "client.gone", "{}", "bb");
+    s_pump_none (f, f->front);
+    s_pump_none (f, f->io[0]);
+    c = s_call (f, "session.close", "{\"session\":\"s1\"}", "bb");
+    assert_int_equal (s_front_reply (f, c, "{\"closed\":false,\"refs\":1}"), 0);
+
+    /* A login for cc is running when cc goes: it is logged out at once. */
+    c = s_call (f, "session.open",
+                "{\"portal\":\"p\",\"target\":\"iqn.t:z\",\"share\":false}", "cc");
+    body = s_io_recv (f, 1, ENG_OPEN, &id, &req);
+    json_decref (body);
+    s_call (f, "client.gone", "{}", "cc");
+    s_pump_none (f, f->front);
+    s_io_reply (f, 1, &id, &req, 0,
+                "{\"isid\":\"2\",\"tsih\":7,\"state\":\"full_feature\"}");
+    rt_msg_close (&req);
+    rt_msg_t route;
+    s_front_recv (f, ENG_ROUTE, &route); /* removal only: it never got one */
+    assert_int_equal (route.env.aux, UINT64_MAX);
+    assert_int_equal (route.env.session, 2);
+    rt_msg_close (&route);
+    body = s_io_recv (f, 1, ENG_CLOSE, &id, &req);
+    assert_int_equal (req.env.session, 2);
+    json_decref (body);
+    s_io_reply (f, 1, &id, &req, 0, "{\"closed\":true}");
+    rt_msg_close (&req);
+    s_pump_none (f, f->front); /* no reply to the gone client's open */
+
+    /* aa, the last holder of s1, goes: route removed, ENG_CLOSE, no reply. */
+    s_call (f, "client.gone", "{}", "aa");
+    s_front_recv (f, ENG_ROUTE, &route);
+    assert_int_equal (route.env.aux, UINT64_MAX);
+    assert_int_equal (route.env.session, 1);
+    rt_msg_close (&route);
+    body = s_io_recv (f, 0, ENG_CLOSE, &id, &req);
+    assert_int_equal (req.env.aux, 0);
+    json_decref (body);
+    s_io_reply (f, 0, &id, &req, 0, "{\"closed\":true}");
+    rt_msg_close (&req);
+    s_pump_none (f, f->front);
+    c = s_call (f, "session.list", "{}", "dd");
+    assert_int_equal (s_front_reply (f, c, "{\"sessions\":[]}"), 0);
+    /* A client that held nothing: nothing happens. */
+    s_call (f, "client.gone", "{}", "ee");
+    s_pump_none (f, f->front);
+    s_fix_destroy (&f);
+}
+
 int
 main (void)
 {
@@ -466,6 +545,7 @@ main (void)
         cmocka_unit_test (test_limit_and_failed_login),
         cmocka_unit_test (test_get_list_stats),
         cmocka_unit_test (test_discovery_reconnect),
+        cmocka_unit_test (test_client_gone),
     };
     int rc = cmocka_run_group_tests_name ("dispatch", tests, NULL, NULL);
     rt_ctx_term ();

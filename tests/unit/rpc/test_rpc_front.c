@@ -5,7 +5,8 @@
  * to the dispatch actor (both faked by the test), the frame 0 limit before
  * parsing, the per-client in-flight limit, batches that mix local and
  * forwarded calls, rpc.echo sending the very attachment buffer back (zero
- * copy), cancellation at shutdown and late answers dropped.
+ * copy), cancellation at shutdown and late answers dropped, and a killed
+ * client's calls cancelled and its handles released (client.gone).
  * (The Makefile links every unit test with rpc, actors and proto as a group.)
  * Conformance ids: none (daemon plumbing). */
 #include <setjmp.h>
@@ -19,7 +20,10 @@
 #include <stdlib.h>
 #include <zmq.h>
 
+#include <unistd.h>
+
 #include "actors/bus.h"
+#include "actors/engine.h"
 #include "actors/rt/rt_actor.h"
 #include "actors/rpc_front.h"
 #include "actors/rt/rt_ctx.h"
@@ -649,6 +653,206 @@ test_actor_drain (void **state)
     assert_int_equal (rt_ctx_sockets (), 0);
 }
 
+/* Pumps the front end until fake actor router gets a message of type
+ * (others are dropped); bounded. */
+static void
+s_fwd_recv_type (s_fix_t *f, void *router, uint16_t type, s_fwd_t *fwd)
+{
+    for (int k = 0; k < 16; k++) {
+        s_fwd_recv (f, router, fwd);
+        if (fwd->msg.env.type == type)
+            return;
+        zmq_msg_close (&fwd->id);
+        rt_msg_close (&fwd->msg);
+    }
+    fail_msg ("no message of type %u", type);
+}
+
+/* A client whose connection closes (a killed process) is seen through the
+ * ROUTER's monitor and the fd of its messages: its command at an io actor
+ * gets ENG_CANCEL (same session, same corr), its call at dispatch is
+ * dropped, dispatch gets client.gone with its routing id, late answers go
+ * nowhere, nothing stays in flight; other clients, and a new client on
+ * the reused fd, are served. */
+static void
+test_client_gone (void **state)
+{
+    (void)state;
+    char ep_io[64], prefix[80], ep_io0[96], ipc[96];
+    assert_int_equal (rt_ctx_endpoint (ep_io, sizeof ep_io, "io"), 0);
+    snprintf (prefix, sizeof prefix, "%s-", ep_io);
+    snprintf (ep_io0, sizeof ep_io0, "%s0", prefix);
+    snprintf (ipc, sizeof ipc, "ipc:///tmp/uis-test-front-%d.sock", (int)getpid ());
+    void *io = rt_socket_new (ZMQ_ROUTER);
+    assert_int_equal (zmq_bind (io, ep_io0), 0);
+    s_fix_t *f = calloc (1, sizeof *f);
+    assert_non_null (f);
+    assert_int_equal (rt_ctx_endpoint (s_ep_dispatch, sizeof s_ep_dispatch, "dispatch"),
+                      0);
+    f->dispatch = rt_socket_new (ZMQ_ROUTER);
+    assert_int_equal (zmq_bind (f->dispatch, EP_DISPATCH), 0);
+    rpc_front_config_t cfg = {
+        ipc, "inproc://x", NULL, EP_DISPATCH, {1 << 20, 64u << 20, 256, 1024}, 0, 0,
+        1,   prefix};
+    f->front = rpc_front_new (&cfg, NULL);
+    assert_non_null (f->front);
+    f->reactor = rt_reactor_new ();
+    assert_int_equal (rpc_front_attach (f->front, f->reactor), 0);
+
+    void *a = rt_socket_new (ZMQ_DEALER);
+    void *b = rt_socket_new (ZMQ_DEALER);
+    assert_int_equal (zmq_connect (a, ipc), 0);
+    assert_int_equal (zmq_connect (b, ipc), 0);
+    /* a's first call tells the fake dispatcher who a is and where the front
+     * end is; it places s1 on io actor 0. */
+    s_send_str (a, "{\"jsonrpc\":\"2.0\",\"method\":\"session.list\",\"id\":1}", 0);
+    s_fwd_t fwd;
+    s_fwd_recv (f, f->dispatch, &fwd);
+    json_t *call = bus_json_body (&fwd.msg);
+    char *client_a = strdup (
+        json_string_value (json_object_get (json_object_get (call, "rpc"), "client")));
+    json_decref (call);
+    rt_msg_t route;
+    rt_msg_init (&route, ENG_ROUTE);
+    route.env.session = 1;
+    route.env.aux = 0;
+    assert_int_equal (rt_msg_set_body (&route, "s1", 2), 0);
+    assert_int_equal (bus_router_send (f->dispatch, zmq_msg_data (&fwd.id),
+                                       zmq_msg_size (&fwd.id), &route),
+                      0);
+    rt_msg_close (&route);
+    s_fwd_answer (f->dispatch, &fwd, 0, json_pack ("{s:[]}", "sessions"));
+    json_t *r = s_reply (f, a, NULL);
+    json_decref (r);
+
+    /* a: a command at the io actor and a call at dispatch, both pending. */
+    s_send_str (a,
+                "{\"jsonrpc\":\"2.0\",\"method\":\"scsi.test_unit_ready\",\"params\":{"
+                "\"session\":\"s1\",\"lun\":0},\"id\":2}",
+                0);
+    s_fwd_t cmd;
+    s_fwd_recv (f, io, &cmd);
+    assert_int_equal (cmd.msg.env.type, ENG_CMD);
+    assert_int_equal (cmd.msg.env.session, 1);
+    s_send_str (a,
+                "{\"jsonrpc\":\"2.0\",\"method\":\"session.get\",\"params\":{"
+                "\"session\":\"s1\"},\"id\":3}",
+                0);
+    s_fwd_t get;
+    s_fwd_recv (f, f->dispatch, &get);
+    assert_int_equal (rpc_front_in_flight (f->front), 2);
+    /* b is served. */
+    s_send_str (b, "{\"jsonrpc\":\"2.0\",\"method\":\"daemon.info\",\"id\":1}", 0);
+    r = s_reply (f, b, NULL);
+    assert_non_null (json_object_get (r, "result"));
+    json_decref (r);
+
+    /* a dies. */
+    rt_socket_destroy (&a);
+    s_fwd_t cancel;
+    s_fwd_recv (f, io, &cancel);
+    assert_int_equal (cancel.msg.env.type, ENG_CANCEL);
+    assert_int_equal (cancel.msg.env.session, 1);
+    assert_true (cancel.msg.env.corr == cmd.msg.env.corr);
+    zmq_msg_close (&cancel.id);
+    rt_msg_close (&cancel.msg);
+    s_fwd_t gone;
+    s_fwd_recv_type (f, f->dispatch, BUS_CALL, &gone);
+    call = bus_json_body (&gone.msg);
+    assert_string_equal (json_string_value (json_object_get (call, "method")),
+                         "client.gone");
+    assert_string_equal (
+        json_string_value (json_object_get (json_object_get (call, "rpc"), "client")),
+        client_a);
+    json_decref (call);
+    zmq_msg_close (&gone.id);
+    rt_msg_close (&gone.msg);
+    assert_int_equal (rpc_front_in_flight (f->front), 0);
+    json_t *c = rpc_front_counters (f->front);
+    assert_int_equal (json_integer_value (json_object_get (c, "clients_gone")), 1);
+    assert_int_equal (json_integer_value (json_object_get (c, "jobs_reaped")), 2);
+    assert_int_equal (json_integer_value (json_object_get (c, "in_flight")), 0);
+    json_decref (c);
+
+    /* Late answers find no job: nothing reaches b. */
+    rt_msg_t done;
+    rt_msg_init (&done, ENG_CMD_DONE);
+    done.env.corr = cmd.msg.env.corr;
+    done.env.session = 1;
+    assert_int_equal (
+        bus_router_send (io, zmq_msg_data (&cmd.id), zmq_msg_size (&cmd.id), &done), 0);
+    rt_msg_close (&done);
+    zmq_msg_close (&cmd.id);
+    rt_msg_close (&cmd.msg);
+    s_fwd_answer (f->dispatch, &get, 0, json_object ());
+    s_pump_none (f, b);
+
+    /* A new client (likely on a's fd, reused) is served; b too; closing
+     * b (that held nothing at the io actor) reports it gone once. */
+    void *n = rt_socket_new (ZMQ_DEALER);
+    assert_int_equal (zmq_connect (n, ipc), 0);
+    s_send_str (n, "{\"jsonrpc\":\"2.0\",\"method\":\"daemon.info\",\"id\":5}", 0);
+    r = s_reply (f, n, NULL);
+    assert_int_equal (json_integer_value (json_object_get (r, "id")), 5);
+    json_decref (r);
+    s_send_str (b, "{\"jsonrpc\":\"2.0\",\"method\":\"daemon.info\",\"id\":6}", 0);
+    r = s_reply (f, b, NULL);
+    assert_int_equal (json_integer_value (json_object_get (r, "id")), 6);
+    json_decref (r);
+    rt_socket_destroy (&b);
+    s_fwd_recv_type (f, f->dispatch, BUS_CALL, &gone);
+    zmq_msg_close (&gone.id);
+    rt_msg_close (&gone.msg);
+    c = rpc_front_counters (f->front);
+    assert_int_equal (json_integer_value (json_object_get (c, "clients_gone")), 2);
+    assert_int_equal (json_integer_value (json_object_get (c, "stale_dropped")), 0);
+    json_decref (c);
+    s_send_str (n, "{\"jsonrpc\":\"2.0\",\"method\":\"daemon.info\",\"id\":7}", 0);
+    r = s_reply (f, n, NULL);
+    assert_int_equal (json_integer_value (json_object_get (r, "id")), 7);
+    json_decref (r);
+    /* fd reuse race: a2 sends and dies before the front end reads
+     * anything, then n2 connects (likely on a2's fd) and sends: n2 is
+     * answered and stays served; nothing of a2 stays in flight. */
+    for (int round = 0; round < 8; round++) {
+        void *a2 = rt_socket_new (ZMQ_DEALER);
+        assert_int_equal (zmq_connect (a2, ipc), 0);
+        s_send_str (a2, "{\"jsonrpc\":\"2.0\",\"method\":\"session.list\",\"id\":1}", 0);
+        zmq_pollitem_t none = {a2, 0, ZMQ_POLLIN, 0};
+        zmq_poll (&none, 1, 20); /* let it reach the daemon's socket */
+        rt_socket_destroy (&a2);
+        void *n2 = rt_socket_new (ZMQ_DEALER);
+        assert_int_equal (zmq_connect (n2, ipc), 0);
+        for (int k = 0; k < 2; k++) {
+            s_send_str (n2, "{\"jsonrpc\":\"2.0\",\"method\":\"daemon.info\",\"id\":9}",
+                        0);
+            r = s_reply (f, n2, NULL);
+            assert_int_equal (json_integer_value (json_object_get (r, "id")), 9);
+            json_decref (r);
+        }
+        /* a2's call reached the fake dispatcher (then is reaped) or was
+         * dropped as stale; either way nothing waits. */
+        for (int k = 0; k < 50 && rpc_front_in_flight (f->front) > 0; k++)
+            rt_reactor_run_once (f->reactor, 2);
+        assert_int_equal (rpc_front_in_flight (f->front), 0);
+        rt_socket_destroy (&n2);
+        for (int k = 0; k < 20; k++)
+            rt_reactor_run_once (f->reactor, 1);
+        zmq_pollitem_t d = {f->dispatch, 0, ZMQ_POLLIN, 0};
+        for (int k = 0; k < 16 && zmq_poll (&d, 1, 0) == 1; k++) {
+            s_fwd_t x;
+            s_fwd_recv (f, f->dispatch, &x);
+            zmq_msg_close (&x.id);
+            rt_msg_close (&x.msg);
+        }
+    }
+    rt_socket_destroy (&n);
+    free (client_a);
+    rt_socket_destroy (&io);
+    s_fix_destroy (&f);
+    unlink (ipc + strlen ("ipc://")); /* libzmq may leave the socket file */
+}
+
 static int
 s_teardown (void **state)
 {
@@ -668,6 +872,7 @@ main (void)
         cmocka_unit_test (test_echo_zero_copy),
         cmocka_unit_test (test_discover),
         cmocka_unit_test (test_actor_drain),
+        cmocka_unit_test (test_client_gone),
     };
     return cmocka_run_group_tests_name ("rpc_front", tests, NULL, s_teardown);
 }
