@@ -47,7 +47,7 @@ static void *
 s_bad (json_t **error_p, const char *param, const char *reason)
 {
     /* The same path form as the method table's validation: "params.x.y". */
-    char path[96];
+    char path[128]; /* "params." + the longest param path used here (< 104) */
     snprintf (path, sizeof path, "params.%s", param);
     if (error_p)
         *error_p = rpc_error_invalid_params (path, reason);
