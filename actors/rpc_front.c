@@ -1508,8 +1508,13 @@ s_peer_seen (rpc_front_t *self, int fd, const void *rid, size_t len)
 static int
 s_monitor_init (rpc_front_t *self)
 {
+    /* A name never used before in this process: libzmq releases a closed
+     * monitor's inproc endpoint asynchronously, so a name derived from the
+     * object's address could still be taken when malloc hands the address
+     * to the next front end. */
     char ep[64];
-    snprintf (ep, sizeof ep, "inproc://uis-rpc-monitor-%p", (void *)self);
+    if (rt_ctx_endpoint (ep, sizeof ep, "rpc-monitor") != 0)
+        return UIS_ERR_STATE;
     if (zmq_socket_monitor (self->router, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED)
         != 0)
         return UIS_ERR_STATE;
