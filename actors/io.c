@@ -22,6 +22,7 @@
 #include "actors/rt/rt_ctx.h"
 #include "proto/errors.h"
 #include "proto/lun.h"
+#include "proto/recovery.h"
 #include "proto/sendtargets.h"
 #include "proto/session.h"
 #include "proto/textx.h"
@@ -47,10 +48,12 @@ typedef enum {
     ST_LOGGING_OUT,
     ST_FAILED,
     ST_CLOSED,
+    ST_RECONNECTING, /* ERL 0 recovery between two login attempts */
 } s_state_t;
 
-static const char *s_state_names[] = {
-    "new", "connecting", "logging_in", "full_feature", "logging_out", "failed", "closed"};
+static const char *s_state_names[] = {"new",          "connecting",  "logging_in",
+                                      "full_feature", "logging_out", "failed",
+                                      "closed",       "reconnecting"};
 
 typedef enum {
     K_CMD = 0,
@@ -87,6 +90,12 @@ struct s_req {
     bool has_din, has_dout;
     uint8_t lun[8];
     uint8_t opcode;
+    uint8_t cdb[ENG_CDB_MAX]; /* kept for a retry after a recovery (O1) */
+    uint8_t cdb_len;
+    session_attr_t attr;
+    uint32_t din_len, dout_len;
+    bool want_stream; /* ENG_CMD_F_STREAM */
+    bool held;        /* parked in the recovery machine (not in the engine) */
     uint32_t flags;
     char tag[ENG_TAG_MAX + 1];
     bool timed_out, abort_sent;
@@ -133,6 +142,13 @@ struct s_sess {
     const char *dead_detail;
     json_t *last_error;
     json_t *logout_info; /* N4: the Logout Response's fields for the ctl reply */
+    /* ERL 0 recovery (issue 5): the machine exists from the first login on
+     * when rec_on; recovering: its public state is "reconnecting" */
+    recovery_t *rec;
+    recovery_cfg_t rcfg;
+    bool rec_on;
+    bool writes_retriable;
+    bool recovering;
     struct {
         uint64_t commands, bytes_in, bytes_out, pdus_in, pdus_out, errors, reconnects;
     } ctr;
@@ -204,6 +220,8 @@ static json_t *s_counters_json (s_sess_t *sess);
 static void s_stream_drop_chunk (s_req_t *req);
 static void s_stream_flush (s_req_t *req);
 static void s_rx_resume (s_sess_t *sess);
+static void s_rec_run (s_sess_t *sess);
+static uint32_t s_rnd (void);
 
 /* ----------------------------------------------------------- the heap */
 
@@ -473,6 +491,8 @@ s_set_state (s_sess_t *sess, s_state_t to, const char *reason)
     sess->state = to;
     uis_log (UIS_LOG_DEBUG, "io", sess->name, "%s -> %s (%s)", s_state_names[from],
              s_state_names[to], reason);
+    if (sess->recovering)
+        return; /* the recovery machine's STATE actions are the public ones (R6) */
     s_publish (sess->io, "session.state",
                json_pack ("{s:s, s:s, s:s, s:s}", "session", sess->name, "from",
                           s_state_names[from], "to", s_state_names[to], "reason",
@@ -626,6 +646,7 @@ s_sess_free (s_sess_t *sess)
     free (sess->deferred);
     json_decref (sess->last_error);
     json_decref (sess->logout_info);
+    recovery_destroy (&sess->rec);
     if (sess->discovery) {
         for (s_sess_t **p = &io->others; *p; p = &(*p)->onext)
             if (*p == sess) {
@@ -669,6 +690,32 @@ static void s_login_send (s_sess_t *sess);
 static void
 s_attempt_failed (s_sess_t *sess, json_t *error)
 {
+    if (sess->recovering && sess->rec) { /* one failed attempt of a recovery */
+        bool has_status = false;
+        uint8_t sc = 0, sd = 0;
+        if (sess->login && login_state (sess->login) == LOGIN_FAILED) {
+            const login_result_t *r = login_result (sess->login);
+            has_status = r->status_class != 0;
+            sc = r->status_class;
+            sd = r->status_detail;
+        }
+        s_conn_close (sess);
+        login_destroy (&sess->login);
+        sess->ctr.errors++;
+        s_last_error (sess, error);
+        s_req_t *ctl = sess->ctl;
+        sess->ctl = NULL;
+        if (ctl) { /* a session.reconnect waited for this attempt */
+            s_reply_err (ctl, error);
+            s_req_free (ctl);
+        }
+        else
+            json_decref (error);
+        sess->state = ST_RECONNECTING;
+        recovery_login_failed (sess->rec, has_status, sc, sd, s_now_ms (), s_rnd ());
+        s_rec_run (sess);
+        return;
+    }
     s_conn_close (sess);
     login_destroy (&sess->login);
     textx_destroy (&sess->textx);
@@ -835,6 +882,26 @@ s_login_done (s_sess_t *sess)
     if (ctl) {
         s_reply_ok (ctl, ctl->kind == K_OPEN ? s_open_result (sess) : json_object ());
         s_req_free (ctl);
+    }
+    uint16_t t2w = (uint16_t)(sess->params.default_time2wait < RECOVERY_T2W_MAX_S
+                                  ? sess->params.default_time2wait
+                                  : RECOVERY_T2W_MAX_S);
+    uint16_t t2r = (uint16_t)(sess->params.default_time2retain < RECOVERY_T2W_MAX_S
+                                  ? sess->params.default_time2retain
+                                  : RECOVERY_T2W_MAX_S);
+    if (sess->recovering && sess->rec) { /* O1: back; the held tasks are retried */
+        recovery_login_ok (sess->rec, t2w, t2r, s_now_ms ());
+        s_rec_run (sess);
+    }
+    else if (sess->rec_on) { /* a first login, or a revival after giving up */
+        recovery_destroy (&sess->rec);
+        recovery_cfg_t rc = sess->rcfg;
+        memcpy (rc.isid, login_flow_isid (sess->flow), RECOVERY_ISID_LEN);
+        rc.time2wait_s = t2w;
+        rc.time2retain_s = t2r;
+        sess->rec = recovery_new (&rc);
+        if (!sess->rec)
+            uis_log (UIS_LOG_WARN, "io", sess->name, "no recovery machine (nomem)");
     }
     s_pump (sess);
 }
@@ -1307,11 +1374,312 @@ s_drain_events (s_sess_t *sess)
         s_logout_send (sess); /* N2: the last in-flight command ended */
 }
 
+/* ------------------------------------------------------ ERL 0 recovery */
+
+/* 32 random bits for the recovery jitter. */
+static uint32_t
+s_rnd (void)
+{
+    uint32_t r = 0;
+    if (getrandom (&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint32_t)s_now_us ();
+    return r;
+}
+
+/* Hands a command (its fields filled by s_msg_cmd, or parked by a
+ * recovery) to the engine with a new ITT and CmdSN; link: a new request
+ * (live list, stream list), else it is linked already (a RETRY). Arms its
+ * deadline (req->deadline, kept across a recovery). Returns 0 or the
+ * error of session_submit (nothing changed then). */
+static int
+s_cmd_submit (s_sess_t *sess, s_req_t *req, bool link)
+{
+    session_cmd_t c = {0};
+    memcpy (c.lun, req->lun, 8);
+    c.cdb = req->cdb;
+    c.cdb_len = req->cdb_len;
+    c.attr = req->attr;
+    c.read_buf = req->has_din ? zmq_msg_data (&req->din) : NULL;
+    c.read_len = req->din_len;
+    c.read_stream = req->want_stream;
+    c.write_buf = req->has_dout ? zmq_msg_data (&req->dout) : NULL;
+    c.write_buf_len = req->dout_len;
+    c.write_len = req->dout_len;
+    c.cookie = req;
+    int rc = session_submit (sess->eng, &c, &req->itt);
+    if (rc != 0)
+        return rc;
+    if (link) {
+        s_req_link (sess, req);
+        if (req->want_stream) {
+            req->stream = true;
+            req->snext = sess->streams;
+            if (sess->streams)
+                sess->streams->sprev = req;
+            sess->streams = req;
+        }
+    }
+    sess->in_flight++;
+    s_heap_set (sess->io, req, req->deadline);
+    return 0;
+}
+
+/* The recovery_lost_t of a reason of s_conn_dead. */
+static recovery_lost_t
+s_lost_reason (const char *reason)
+{
+    static const struct {
+        const char *name;
+        recovery_lost_t lost;
+    } map[] = {{"eof", RECOVERY_LOST_EOF},
+               {"connection_reset", RECOVERY_LOST_RESET},
+               {"read_error", RECOVERY_LOST_RESET},
+               {"write_error", RECOVERY_LOST_WRITE_ERROR},
+               {"keepalive_timeout", RECOVERY_LOST_KEEPALIVE_TIMEOUT},
+               {"digest_error", RECOVERY_LOST_HEADER_DIGEST},
+               {"protocol_error", RECOVERY_LOST_PROTOCOL_ERROR},
+               {"statsn_gap", RECOVERY_LOST_STATSN_GAP}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp (reason, map[i].name) == 0)
+            return map[i].lost;
+    return RECOVERY_LOST_RESET;
+}
+
+/* The parked command with recovery task id `id`, or NULL. */
+static s_req_t *
+s_rec_find (s_sess_t *sess, uint64_t id)
+{
+    for (s_req_t *r = sess->live; r; r = r->next)
+        if (r->held && (uint64_t)(uintptr_t)r == id)
+            return r;
+    return NULL;
+}
+
+/* The recovery task of a command (device type 0: block device). */
+static recovery_task_t
+s_rec_task (s_sess_t *sess, s_req_t *req, bool sent)
+{
+    recovery_task_t t = {0};
+    t.id = (uint64_t)(uintptr_t)req;
+    t.retriable =
+        recovery_retriable (req->cdb, req->cdb_len, 0x00, sess->writes_retriable);
+    t.sent = sent;
+    t.partial = req->stream && (req->offset > 0 || req->chunk_fill > 0); /* O6 */
+    t.deadline_ms = req->deadline;
+    return t;
+}
+
+/* Orders task infos: sent ones first in CmdSN order (serial arithmetic),
+ * then the queued ones. */
+static int
+s_task_cmp (const void *a, const void *b)
+{
+    const session_task_info_t *x = a, *y = b;
+    if (x->sent != y->sent)
+        return x->sent ? -1 : 1;
+    if (!x->sent || x->cmdsn == y->cmdsn)
+        return 0;
+    return (int32_t)(x->cmdsn - y->cmdsn) < 0 ? -1 : 1;
+}
+
+/* After recovery_conn_lost (or a reconnect): closes the connection, hands
+ * every live command of the engine to the machine in CmdSN order (parked:
+ * off the deadline heap, no reply), destroys the engine without
+ * completions, and ends the other requests (pings and TMFs:
+ * SESSION_RECOVERING; internal aborts and commands already answered:
+ * freed). */
+static void
+s_rec_hand_over (s_sess_t *sess, uint64_t now)
+{
+    s_conn_close (sess);
+    if (sess->eng) {
+        size_t n = session_tasks (sess->eng, NULL, 0);
+        session_task_info_t *infos = n ? calloc (n, sizeof *infos) : NULL;
+        if (infos) {
+            n = session_tasks (sess->eng, infos, n);
+            qsort (infos, n, sizeof *infos, s_task_cmp);
+            for (size_t i = 0; i < n; i++) {
+                s_req_t *req = infos[i].cookie;
+                if (!req || req->kind != K_CMD || req->replied || req->held)
+                    continue;
+                recovery_task_t t = s_rec_task (sess, req, infos[i].sent);
+                if (recovery_task_lost (sess->rec, &t, now) == 0) {
+                    req->held = true;
+                    s_heap_remove (sess->io, req);
+                }
+            }
+            free (infos);
+        }
+        session_destroy (&sess->eng);
+    }
+    sess->in_flight = 0;
+    s_req_t *next;
+    for (s_req_t *r = sess->live; r; r = next) {
+        next = r->next;
+        if (r->held)
+            continue;
+        if (r->kind == K_CMD) /* not taken by the machine (none expected) */
+            s_reply_err (r, rpc_error_session_failed (
+                                sess->fail_reason ? sess->fail_reason : "failed"));
+        else if (r->kind == K_NOP || r->kind == K_TMF)
+            s_reply_err (r, rpc_error_session_recovering ("reconnecting", -1));
+        s_req_free (r);
+    }
+}
+
+/* STATE: publishes session.state with the machine's public names (R6) and
+ * mirrors it on the session. */
+static void
+s_rec_state (s_sess_t *sess, const recovery_action_t *act)
+{
+    if (strcmp (act->to, "reconnecting") == 0) {
+        sess->recovering = true;
+        if (sess->state == ST_FULL_FEATURE || sess->state == ST_LOGGING_OUT)
+            sess->state = ST_RECONNECTING;
+    }
+    else {
+        sess->recovering = false;
+        if (strcmp (act->to, "failed") == 0) {
+            sess->state = ST_FAILED;
+            sess->fail_reason = act->reason;
+        }
+        else if (strcmp (act->to, "closed") == 0)
+            sess->state = ST_CLOSED;
+    }
+    uis_log (UIS_LOG_INFO, "io", sess->name, "recovery: %s -> %s (%s)", act->from,
+             act->to, act->reason);
+    s_publish (sess->io, "session.state",
+               json_pack ("{s:s, s:s, s:s, s:s}", "session", sess->name, "from",
+                          act->from, "to", act->to, "reason", act->reason));
+}
+
+/* FAIL: ends a parked command with the machine's verdict. */
+static void
+s_rec_fail (s_sess_t *sess, const recovery_action_t *act)
+{
+    s_req_t *req = s_rec_find (sess, act->task);
+    if (!req)
+        return;
+    const char *reason = act->reason ? act->reason : "connection_lost";
+    json_t *error;
+    switch (act->fail) {
+    case RECOVERY_FAIL_NOT_RETRIABLE:
+        error = rpc_error_not_retriable (reason);
+        break;
+    case RECOVERY_FAIL_SESSION_FAILED:
+        error = rpc_error_session_failed (reason);
+        break;
+    case RECOVERY_FAIL_RECOVERING:
+        error = rpc_error_session_recovering (
+            "reconnecting",
+            act->retry_after_ms > INT64_MAX ? INT64_MAX : (int64_t)act->retry_after_ms);
+        break;
+    case RECOVERY_FAIL_TIMEOUT:
+        error = rpc_error_timeout (req->timeout_ms, false);
+        break;
+    default:
+        error = rpc_error_cancelled ();
+        break;
+    }
+    req->held = false;
+    s_reply_err (req, error);
+    s_req_free (req);
+}
+
+/* RETRY: re-issues a parked command on the new connection (new ITT and
+ * CmdSN, same reply routing and deadline: O1). */
+static void
+s_rec_retry (s_sess_t *sess, uint64_t id)
+{
+    s_req_t *req = s_rec_find (sess, id);
+    if (!req)
+        return;
+    req->held = false;
+    s_stream_drop_chunk (req);
+    req->offset = 0;
+    int rc = sess->eng ? s_cmd_submit (sess, req, false) : UIS_ERR_STATE;
+    if (rc != 0) {
+        s_reply_err (req, rc == UIS_ERR_AGAIN
+                              ? rpc_error_limit_exceeded ("in_flight", IO_TASKS_MAX)
+                              : rpc_error_session_failed ("retry"));
+        s_req_free (req);
+    }
+}
+
+/* GIVE_UP: the recovery stopped for good; last_error says why (O9). */
+static void
+s_rec_give_up (s_sess_t *sess, const recovery_action_t *act)
+{
+    json_t *error;
+    if (act->error == UIS_ERR_AUTH_FAILED)
+        error = rpc_error_auth_failed (act->status_class, act->status_detail, "target");
+    else if (act->error == UIS_ERR_LOGIN_STATUS)
+        error = rpc_error_login_failed (
+            act->status_class, act->status_detail,
+            login_status_info (act->status_class, act->status_detail).name);
+    else
+        error = rpc_error_session_failed (act->reason);
+    uis_log (UIS_LOG_WARN, "io", sess->name, "recovery gave up: %s", act->reason);
+    s_last_error (sess, error);
+    json_decref (error);
+}
+
+/* Executes the machine's actions, in order (see proto/recovery.h). */
+static void
+s_rec_run (s_sess_t *sess)
+{
+    recovery_action_t act;
+    for (int n = 0; n < 4 * RECOVERY_TASKS_MAX && sess->rec
+                    && recovery_action_next (sess->rec, &act);
+         n++) {
+        switch (act.kind) {
+        case RECOVERY_ACT_STATE:
+            s_rec_state (sess, &act);
+            break;
+        case RECOVERY_ACT_CLOSE_CONN: {
+            bool logging_in = sess->login || sess->state == ST_CONNECTING
+                              || sess->state == ST_LOGGING_IN;
+            s_conn_close (sess);
+            login_destroy (&sess->login);
+            if (sess->recovering)
+                sess->state = ST_RECONNECTING;
+            if (logging_in && sess->ctl && sess->ctl->kind == K_RECONNECT) {
+                s_req_t *ctl = sess->ctl; /* its attempt timed out */
+                sess->ctl = NULL;
+                s_reply_err (ctl, rpc_error_timeout (sess->rcfg.login_timeout_ms, false));
+                s_req_free (ctl);
+            }
+            break;
+        }
+        case RECOVERY_ACT_LOGIN:
+            sess->ctr.reconnects++;
+            login_flow_reset_portal (sess->flow);
+            s_start_attempt (sess); /* same ISID (the flow's), TSIH 0 (O2) */
+            break;
+        case RECOVERY_ACT_RETRY:
+            s_rec_retry (sess, act.task);
+            break;
+        case RECOVERY_ACT_FAIL:
+            s_rec_fail (sess, &act);
+            break;
+        case RECOVERY_ACT_GIVE_UP:
+            s_rec_give_up (sess, &act);
+            break;
+        default: /* WAIT: the tick calls recovery_tick; LOGOUT (K2) is not wired */
+            break;
+        }
+    }
+}
+
 /* THE entry point for a dead connection (EOF, RST, write error, keepalive
- * timeout, digest error, protocol violation; issue 5 will recover here):
- * during login it fails the attempt; in full feature phase it fails every
- * task at once with SESSION_FAILED {reason}, drops the engine, publishes
- * session.state and leaves the session "failed". */
+ * timeout, digest error, protocol violation): during login it fails the
+ * attempt; in full feature phase with a recovery machine (issue 5) it
+ * starts an ERL 0 recovery: every live command goes to the machine in
+ * CmdSN order and the engine is dropped without replies (the machine's
+ * actions retry or fail them, s_rec_run); without one (recovery
+ * max_attempts 0) it fails every task at once with SESSION_FAILED
+ * {reason}, drops the engine, publishes session.state and leaves the
+ * session "failed". */
 static void
 s_conn_dead (s_sess_t *sess, const char *reason)
 {
@@ -1358,6 +1726,15 @@ s_conn_dead (s_sess_t *sess, const char *reason)
     json_t *error = rpc_error_session_failed (reason);
     s_last_error (sess, error);
     json_decref (error);
+    if (sess->rec && recovery_state (sess->rec) == RECOVERY_S_FULL_FEATURE) {
+        /* issue 5: the machine decides (RETRY or FAIL); nothing is answered
+         * here */
+        uint64_t now = s_now_ms ();
+        recovery_conn_lost (sess->rec, s_lost_reason (reason), 0, 0, now, s_rnd ());
+        s_rec_hand_over (sess, now);
+        s_rec_run (sess);
+        return;
+    }
     if (sess->eng) {
         session_fail_all (sess->eng, UIS_ERR_STATE);
         s_drain_events (sess);
@@ -1797,6 +2174,14 @@ s_tick_sessions (io_t *io, uint64_t now)
         s_sess_t *next;
         for (s_sess_t *s = io->buckets[b]; s; s = next) {
             next = s->hnext;
+            if (s->rec && recovery_next_timer (s->rec) <= now) {
+                recovery_tick (s->rec, now, s_rnd ());
+                s_rec_run (s);
+                if (s->doomed) {
+                    s_reap (s);
+                    continue;
+                }
+            }
             if (s->eng && s->rx_held) /* our own silence is not the target's */
                 session_rx_hold (s->eng, now);
             if (s->eng && session_next_timer (s->eng) <= now) {
@@ -1903,6 +2288,42 @@ s_wipe_auth (json_t *params)
     }
 }
 
+/* The recovery settings of session.open's "recovery" object (API.md) on
+ * top of recovery_cfg_defaults: max_attempts (default 8; 0 turns recovery
+ * off: a dead connection fails every command at once with
+ * SESSION_FAILED), backoff_ms (default 1000, doubling up to 30000),
+ * replacement_timeout_ms (default 120000; 0: commands never wait, they
+ * fail SESSION_RECOVERING). Writes are retriable (recovery.h). Returns
+ * false when recovery is off. */
+static bool
+s_rec_cfg (const json_t *params, recovery_cfg_t *cfg)
+{
+    recovery_cfg_defaults (cfg);
+    cfg->backoff_ms = 1000;
+    cfg->backoff_max_ms = 30000;
+    json_t *r = json_object_get (params, "recovery");
+    json_t *v = json_object_get (r, "max_attempts");
+    if (json_is_integer (v)) {
+        json_int_t n = json_integer_value (v);
+        if (n <= 0)
+            return false;
+        cfg->max_attempts = n > 1000000 ? 1000000 : (uint32_t)n;
+    }
+    v = json_object_get (r, "backoff_ms");
+    if (json_is_integer (v) && json_integer_value (v) >= 0) {
+        json_int_t n = json_integer_value (v);
+        cfg->backoff_ms = n > 3600000 ? 3600000 : (uint32_t)n;
+        if (cfg->backoff_ms > cfg->backoff_max_ms)
+            cfg->backoff_max_ms = cfg->backoff_ms;
+    }
+    v = json_object_get (r, "replacement_timeout_ms");
+    if (json_is_integer (v) && json_integer_value (v) >= 0) {
+        json_int_t n = json_integer_value (v);
+        cfg->replacement_timeout_ms = n > 86400000 ? 86400000 : (int64_t)n;
+    }
+    return true;
+}
+
 /* ENG_OPEN and ENG_DISCOVER: parse, create the session, connect. */
 static void
 s_msg_open (io_t *io, int peer, rt_msg_t *msg, bool discovery)
@@ -1928,6 +2349,8 @@ s_msg_open (io_t *io, int peer, rt_msg_t *msg, bool discovery)
         snprintf (name, sizeof name, "%s", sname);
     else
         snprintf (name, sizeof name, "%u", (unsigned)msg->env.session);
+    recovery_cfg_t rcfg;
+    bool rec_on = !discovery && s_rec_cfg (params, &rcfg);
     s_wipe_auth (params);
     json_decref (params);
     if (!flow) {
@@ -1949,6 +2372,12 @@ s_msg_open (io_t *io, int peer, rt_msg_t *msg, bool discovery)
     sess->ctl = ctl;
     sess->adopt_fd = rt_msg_take_fd (msg);
     ctl->timeout_ms = login_flow_opts (flow)->timeout_ms;
+    sess->rec_on = rec_on;
+    sess->writes_retriable = true;
+    if (rec_on) {
+        sess->rcfg = rcfg;
+        sess->rcfg.login_timeout_ms = ctl->timeout_ms;
+    }
     s_heap_set (io, ctl, s_now_ms () + ctl->timeout_ms);
     s_start_attempt (sess);
     s_reap (sess);
@@ -1968,7 +2397,8 @@ s_msg_cmd (io_t *io, int peer, rt_msg_t *msg)
         s_msg_error (io, peer, msg, rpc_error_session_not_found (NULL));
         return;
     }
-    if (sess->state != ST_FULL_FEATURE || !sess->eng) {
+    bool park = sess->recovering && sess->rec; /* O4: recovery_submit decides */
+    if (!park && (sess->state != ST_FULL_FEATURE || !sess->eng)) {
         json_t *error;
         if (sess->state == ST_FAILED)
             error = rpc_error_session_failed (sess->fail_reason ? sess->fail_reason
@@ -2018,30 +2448,49 @@ s_msg_cmd (io_t *io, int peer, rt_msg_t *msg)
     }
     memcpy (req->lun, cmd->lun, 8);
     req->opcode = cmd->cdb[0];
+    memcpy (req->cdb, cmd->cdb, cmd->cdb_len);
+    req->cdb_len = (uint8_t)cmd->cdb_len;
+    req->din_len = cmd->data_in_length;
+    req->dout_len = cmd->data_out_length;
+    req->want_stream = stream;
+    req->window = cmd->window_bytes;
     req->flags = cmd->flags;
     req->timeout_ms = cmd->timeout_ms ? cmd->timeout_ms : S_CMD_TIMEOUT_MS;
+    req->deadline = s_now_ms () + req->timeout_ms;
     memcpy (req->tag, cmd->tag, ENG_TAG_MAX);
     req->tag[ENG_TAG_MAX] = 0;
-    session_attr_t attr = SESSION_ATTR_SIMPLE;
+    req->attr = SESSION_ATTR_SIMPLE;
     if (cmd->attr == PDU_ATTR_ORDERED)
-        attr = SESSION_ATTR_ORDERED;
+        req->attr = SESSION_ATTR_ORDERED;
     else if (cmd->attr == PDU_ATTR_HEAD_OF_QUEUE)
-        attr = SESSION_ATTR_HEAD_OF_QUEUE;
+        req->attr = SESSION_ATTR_HEAD_OF_QUEUE;
     else if (cmd->attr == PDU_ATTR_ACA)
-        attr = SESSION_ATTR_ACA;
-    session_cmd_t c = {0};
-    memcpy (c.lun, cmd->lun, 8);
-    c.cdb = cmd->cdb;
-    c.cdb_len = cmd->cdb_len;
-    c.attr = attr;
-    c.read_buf = req->has_din ? zmq_msg_data (&req->din) : NULL;
-    c.read_len = cmd->data_in_length;
-    c.read_stream = stream;
-    c.write_buf = req->has_dout ? zmq_msg_data (&req->dout) : NULL;
-    c.write_buf_len = cmd->data_out_length;
-    c.write_len = cmd->data_out_length;
-    c.cookie = req;
-    int rc = session_submit (sess->eng, &c, &req->itt);
+        req->attr = SESSION_ATTR_ACA;
+    if (park) {
+        recovery_task_t t = s_rec_task (sess, req, false);
+        bool held = false;
+        int rc = recovery_submit (sess->rec, &t, s_now_ms (), &held);
+        if (rc != 0 || !held) {
+            s_req_free (req);
+            s_msg_error (io, peer, msg,
+                         rc != 0 ? rpc_error_limit_exceeded ("held", sess->rcfg.max_tasks)
+                                 : rpc_error_session_recovering ("reconnecting", -1));
+            return;
+        }
+        req->held = true;
+        s_req_link (sess, req);
+        if (stream) { /* in the stream list from now on (the retry keeps it) */
+            req->stream = true;
+            req->snext = sess->streams;
+            if (sess->streams)
+                sess->streams->sprev = req;
+            sess->streams = req;
+        }
+        s_rec_run (sess);
+        s_reap (sess);
+        return;
+    }
+    int rc = s_cmd_submit (sess, req, true);
     if (rc != 0) {
         s_req_free (req);
         s_msg_error (io, peer, msg,
@@ -2050,17 +2499,6 @@ s_msg_cmd (io_t *io, int peer, rt_msg_t *msg)
                          : rpc_error_invalid_params ("cdb", uis_err_name (rc)));
         return;
     }
-    s_req_link (sess, req);
-    if (stream) {
-        req->stream = true;
-        req->window = cmd->window_bytes;
-        req->snext = sess->streams;
-        if (sess->streams)
-            sess->streams->sprev = req;
-        sess->streams = req;
-    }
-    sess->in_flight++;
-    s_heap_set (io, req, s_now_ms () + req->timeout_ms);
     s_pump (sess);
     s_reap (sess);
 }
@@ -2136,15 +2574,16 @@ s_info (s_sess_t *sess)
 {
     char isid[2 * PDU_ISID_LEN + 1];
     login_flow_isid_hex (sess->flow, isid);
-    return json_pack (
-        "{s:s, s:s, s:i, s:o, s:o, s:i, s:I, s:I, s:O}", "state",
-        s_state_names[sess->state], "isid", isid, "tsih", sess->tsih, "negotiated",
-        sess->state == ST_FULL_FEATURE || sess->eng
-            ? login_flow_negotiated_json (&sess->params)
-            : json_object (),
-        "counters", s_counters_json (sess), "in_flight", sess->in_flight, "cmdsn_window",
-        s_window (sess), "reconnects", (json_int_t)sess->ctr.reconnects, "last_error",
-        sess->last_error ? sess->last_error : json_null ());
+    return json_pack ("{s:s, s:s, s:i, s:o, s:o, s:i, s:I, s:I, s:O}", "state",
+                      sess->recovering ? "reconnecting" : s_state_names[sess->state],
+                      "isid", isid, "tsih", sess->tsih, "negotiated",
+                      sess->state == ST_FULL_FEATURE || sess->eng
+                          ? login_flow_negotiated_json (&sess->params)
+                          : json_object (),
+                      "counters", s_counters_json (sess), "in_flight", sess->in_flight,
+                      "cmdsn_window", s_window (sess), "reconnects",
+                      (json_int_t)sess->ctr.reconnects, "last_error",
+                      sess->last_error ? sess->last_error : json_null ());
 }
 
 /* The drain deadline of a close or logout whose call has timeout_ms: at
@@ -2210,6 +2649,10 @@ s_msg_close (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess, bool logout)
             s_reply_err (old, rpc_error_cancelled ());
         s_req_free (old);
     }
+    if (sess->recovering && sess->rec) { /* N5: held commands end CANCELLED */
+        recovery_close (sess->rec, s_now_ms ());
+        s_rec_run (sess);
+    }
     if (was_draining && !req->forced) { /* a second close joins the drain */
         req->draining = true;
         s_heap_set (io, req, old_deadline);
@@ -2241,6 +2684,23 @@ s_msg_reconnect (io_t *io, int peer, rt_msg_t *msg, s_sess_t *sess)
     s_req_t *req = s_req_new (sess, K_RECONNECT, peer, msg->env.corr);
     if (!req) {
         s_msg_error (io, peer, msg, rpc_error_internal ("nomem"));
+        return;
+    }
+    bool ffp = sess->state == ST_FULL_FEATURE && sess->eng;
+    if (sess->rec
+        && (sess->recovering
+            || (ffp && recovery_state (sess->rec) == RECOVERY_S_FULL_FEATURE))) {
+        /* the machine logs in at once (no wait, no backoff); in-flight
+         * commands are retried or failed as for a loss; the reply comes
+         * when that login ends */
+        uint64_t now = s_now_ms ();
+        sess->ctl = req;
+        recovery_reconnect (sess->rec, now);
+        if (ffp) {
+            sess->fail_reason = "reconnect";
+            s_rec_hand_over (sess, now);
+        }
+        s_rec_run (sess);
         return;
     }
     if (sess->state == ST_FULL_FEATURE || sess->state == ST_LOGGING_OUT)
@@ -2318,6 +2778,13 @@ s_on_message (io_t *io, int peer, rt_msg_t *msg)
     case ENG_CANCEL:
         if (sess->eng)
             s_msg_cancel (io, peer, msg, sess);
+        else
+            for (s_req_t *r = sess->live; r; r = r->next)
+                if (r->held && r->peer == peer && r->corr == msg->env.corr) {
+                    recovery_task_cancel (sess->rec, (uint64_t)(uintptr_t)r);
+                    s_req_free (r);
+                    break;
+                }
         break;
     case ENG_STREAM_ACK:
         s_msg_stream_ack (peer, msg, sess);

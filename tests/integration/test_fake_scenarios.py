@@ -18,17 +18,18 @@ import contextlib
 import os
 import socket
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from lib_daemon import (ROOT, Daemon, Runner, UiscsiError, close_all_sessions,  # noqa: E402
                         events_since, expect_error, first_diff, last_seq)
-from uiscsi.errors import (Cancelled, ScsiStatus, SessionNotFound,  # noqa: E402
-                           Timeout, TmfFailed)
+from uiscsi.errors import (Cancelled, NotRetriable, ScsiStatus,  # noqa: E402
+                           SessionFailed, SessionNotFound, Timeout, TmfFailed)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
-from fake_target import DROP, HANDLED, FakeTarget  # noqa: E402
+from fake_target import DROP, HANDLED, FakeTarget, Truncate  # noqa: E402
 from iscsi_pdu import (OP_DATA_IN, OP_DATA_OUT, OP_LOGIN_REQ, OP_LOGIN_RSP,  # noqa: E402
                        OP_LOGOUT_REQ, OP_LOGOUT_RSP, OP_NOP_IN, OP_NOP_OUT, OP_R2T,
                        OP_SCSI_CMD, OP_SCSI_RSP, OP_TEXT_REQ, OP_TEXT_RSP, OP_TMF_REQ,
@@ -1997,6 +1998,282 @@ def t_discovery_session_events_named():
             assert tos[0] == "connecting" and tos[-1] == "closed", (n, tos)
 
 
+# ================================================================ recovery (O)
+
+REC = {"max_attempts": 5, "backoff_ms": 50}
+
+
+def _rec_rig(**kw):
+    """A rig whose DefaultTime2Wait is 0, so a recovery logs in at once."""
+    kw.setdefault("params", {})
+    kw["params"].setdefault("DefaultTime2Wait", "0")
+    return rig(**kw)
+
+
+def _ropen(c, t, rec=None, **kw):
+    """session.open with DefaultTime2Wait 0 and a short recovery policy."""
+    kw.setdefault("negotiate", {"DefaultTime2Wait": 0})
+    kw["recovery"] = dict(REC, **(rec or {}))
+    return opn(c, t, **kw)
+
+
+def _cut_data_in(t, at=3):
+    """The at-th Data-In (counting from now) is cut after 10 bytes and the
+    connection reset (RST)."""
+    n = {"k": 0}
+
+    def cut(cn, p):
+        n["k"] += 1
+        return Truncate(10) if n["k"] == at else None
+    t.before_send(cut, opcode=OP_DATA_IN)
+
+
+def _swallow_first(t, pred):
+    """The first command of each opcode matching pred(task) gets no answer
+    at all; the list collects them."""
+    got = []
+
+    def hook(cn, task):
+        if pred(task) and not any(x.cdb[0] == task.cdb[0] for x in got):
+            got.append(task)
+            return HANDLED
+        return None
+    t.on_command(hook)
+    return got
+
+
+def _wait_state(c, sid, state, timeout=5.0):
+    end = time.monotonic() + timeout
+    info = None
+    for _ in range(1000):
+        info = c.session_get(sid)
+        if info["state"] == state or time.monotonic() > end:
+            break
+        time.sleep(0.02)
+    assert info["state"] == state, info
+    return info
+
+
+def _tos(c, seq, sid):
+    return [(e["from"], e["to"]) for e in state_events(c, seq, sid)]
+
+
+# O1, O2, R6: the fake resets TCP (RST) in the middle of a read (after two
+# Data-In). The daemon logs in again with the same ISID and TSIH 0, re-issues
+# the read with a new ITT and the new session's CmdSN, and the caller sees
+# success with the right data. reconnects == 1; session.state goes
+# full_feature -> reconnecting -> full_feature, nothing else.
+def t_o1_o2_r6_reconnect_mid_read():
+    with _rec_rig(data_in_max=4096) as (t, c):
+        s = _ropen(c, t)
+        data = bytes((i * 7 + 3) & 0xFF for i in range(32 * BS))
+        rwrite(c, s.id, 0, 100, data)
+        seq = last_seq(c)
+        _cut_data_in(t, at=3)
+        t0 = time.monotonic()
+        r = rread(c, s.id, 0, 100, 32, timeout_ms=10000)
+        assert time.monotonic() - t0 < 5, time.monotonic() - t0
+        assert r["status"] == 0 and r["bytes"] == 32 * BS, r
+        assert r["data"] == data, first_diff(r["data"], data)
+        reads = [p for p in t.received(OP_SCSI_CMD) if p.cdb[0] == 0x28]
+        assert len(reads) == 2, reads
+        logins = t.received(OP_LOGIN_REQ)
+        assert t.login_attempts == 2, t.login_attempts
+        # O2: every Login Request of both logins: the same ISID, TSIH 0
+        assert all(p.isid == logins[0].isid and p.tsih == 0 for p in logins), logins
+        assert reads[1].itt != reads[0].itt, reads
+        assert reads[1].cmdsn == logins[-1].cmdsn, (reads[1], logins[-1])
+        info = c.session_get(s.id)
+        assert info["reconnects"] == 1 and info["state"] == "full_feature", info
+        assert info["last_error"] is None, info
+        assert _tos(c, seq, s.id) == [("full_feature", "reconnecting"),
+                                      ("reconnecting", "full_feature")], \
+            state_events(c, seq, s.id)
+        assert rread(c, s.id, 0, 100, 1)["data"] == data[:BS]
+        no_violations(t)
+
+
+# O2: only the ISID and TSIH of the reinstatement login: every Login Request
+# of the second login carries the first login's ISID and TSIH 0, and the
+# target sees it as a reinstatement of the same I_T nexus.
+def t_o2_same_isid_tsih_zero():
+    with _rec_rig() as (t, c):
+        s = _ropen(c, t)
+        isid = c.session_get(s.id)["isid"]
+        n0 = len(t.received(OP_LOGIN_REQ))
+        t.drop(rst=True)
+        _wait_state(c, s.id, "full_feature")
+        for _ in range(200):
+            if c.session_get(s.id)["reconnects"] == 1 and t.login_attempts == 2:
+                break
+            time.sleep(0.02)
+        later = t.received(OP_LOGIN_REQ)[n0:]
+        assert later, "no second login"
+        assert all(p.isid.hex() == isid and p.tsih == 0 for p in later[:1]), later
+        assert all(p.isid.hex() == isid for p in later), later
+        c.scsi_test_unit_ready(s.id, 0)
+        no_violations(t)
+
+
+# O3: the fake refuses every reconnect login (0x0301): after max_attempts
+# with backoff the in-flight read fails SESSION_FAILED, the state becomes
+# failed, new commands fail SESSION_FAILED; bounded time.
+def t_o3_gives_up_after_max_attempts():
+    with _rec_rig() as (t, c):
+        s = _ropen(c, t, rec={"max_attempts": 3, "backoff_ms": 50})
+        seq = last_seq(c)
+        _swallow_reads(t)
+        box = {}
+
+        def bg():
+            c2 = D.client(timeout=20)
+            try:
+                box["e"] = expect_error(SessionFailed, rread, c2, s.id, 0, 0, 1,
+                                        timeout_ms=15000)
+            except Exception as e:  # noqa: B902 (reported below)
+                box["x"] = e
+            finally:
+                c2.close()
+        th = threading.Thread(target=bg)
+        th.start()
+        wait_n(t, "in", OP_SCSI_CMD, 1)
+        t.cfg.login_status = (3, 1)
+        t0 = time.monotonic()
+        t.drop(rst=True)
+        th.join(10)
+        assert not th.is_alive() and "x" not in box, box
+        dt = time.monotonic() - t0
+        assert dt < 5, dt
+        assert t.login_attempts == 1 + 3, t.login_attempts
+        info = _wait_state(c, s.id, "failed")
+        assert info["last_error"]["data"]["name"] == "SESSION_FAILED", info
+        tos = _tos(c, seq, s.id)
+        assert tos == [("full_feature", "reconnecting"), ("reconnecting", "failed")], tos
+        expect_error(SessionFailed, rread, c, s.id, 0, 0, 1)
+
+
+# O9: the reconnect login gets 0x0201 (authentication failure): recovery
+# stops at once (one attempt), last_error AUTH_FAILED, state failed.
+def t_o9_auth_failure_stops_recovery():
+    with _rec_rig() as (t, c):
+        s = _ropen(c, t, rec={"max_attempts": 5, "backoff_ms": 50})
+        t.cfg.login_status = (2, 1)
+        t.drop(rst=True)
+        info = _wait_state(c, s.id, "failed")
+        time.sleep(0.3)
+        assert t.login_attempts == 2, t.login_attempts
+        assert info["last_error"]["data"]["name"] == "AUTH_FAILED", info
+
+
+# O5, O10: COMPARE AND WRITE and PERSISTENT RESERVE OUT in flight when the
+# connection drops end NOT_RETRIABLE; a WRITE in flight at the same time is
+# retried and its data is on the disk afterwards.
+def t_o5_o10_not_retriable_and_write_retried():
+    with _rec_rig() as (t, c):
+        s = _ropen(c, t)
+        wdata = bytes((i * 13 + 1) & 0xFF for i in range(2 * BS))
+        caw = bytes([0x89, 0]) + (300).to_bytes(8, "big") + bytes([0, 0, 0, 1, 0, 0])
+        pro = bytes([0x5F, 0x00, 0, 0, 0, 0, 0, 0, 24, 0])
+        held = _swallow_first(t, lambda k: k.cdb[0] in (0x89, 0x5F, 0x2A))
+        out = {}
+
+        def run(name, fn):
+            c2 = D.client(timeout=20)
+            try:
+                out[name] = fn(c2)
+            except Exception as e:  # noqa: B902 (checked below)
+                out[name] = e
+            finally:
+                c2.close()
+        jobs = [
+            ("caw", lambda k: k.raw_execute(s.id, 0, caw.hex(), data=bytes(2 * BS),
+                                            timeout_ms=10000)),
+            ("pro", lambda k: k.raw_execute(s.id, 0, pro.hex(), data=bytes(24),
+                                            timeout_ms=10000)),
+            ("write", lambda k: rwrite(k, s.id, 0, 200, wdata, timeout_ms=10000)),
+        ]
+        ths = [threading.Thread(target=run, args=j) for j in jobs]
+        for th in ths:
+            th.start()
+        for _ in range(250):
+            if len({x.cdb[0] for x in held}) == 3:
+                break
+            time.sleep(0.02)
+        assert len({x.cdb[0] for x in held}) == 3, held
+        t.drop(rst=True)
+        for th in ths:
+            th.join(10)
+        assert isinstance(out.get("caw"), NotRetriable), out
+        assert isinstance(out.get("pro"), NotRetriable), out
+        assert not isinstance(out.get("write"), Exception) and out["write"]["status"] == 0, out
+        assert disk(t, 0, 200 * BS, len(wdata)) == wdata
+        assert len([p for p in t.received(OP_SCSI_CMD) if p.cdb[0] == 0x2A]) == 2
+        assert len([p for p in t.received(OP_SCSI_CMD) if p.cdb[0] == 0x89]) == 1
+        assert c.session_get(s.id)["state"] == "full_feature"
+
+
+# O4: a command submitted during the backoff (the first reconnect login is
+# refused) waits and completes after the recovery.
+def t_o4_command_waits_during_backoff():
+    with _rec_rig() as (t, c):
+        s = _ropen(c, t, rec={"max_attempts": 5, "backoff_ms": 600})
+        data = bytes((i * 5 + 9) & 0xFF for i in range(BS))
+        rwrite(c, s.id, 0, 40, data)
+        t.cfg.login_status = (3, 1)
+        t.cfg.login_status_count = 1
+        t.drop(rst=True)
+        for _ in range(250):
+            if t.login_attempts >= 2:
+                break
+            time.sleep(0.02)
+        assert t.login_attempts == 2, t.login_attempts
+        assert c.session_get(s.id)["state"] == "reconnecting"
+        t0 = time.monotonic()
+        r = rread(c, s.id, 0, 40, 1, timeout_ms=10000)
+        dt = time.monotonic() - t0
+        assert r["status"] == 0 and r["data"] == data, r
+        assert 0.2 < dt < 3, dt
+        assert t.login_attempts == 3, t.login_attempts
+        info = c.session_get(s.id)
+        assert info["state"] == "full_feature" and info["reconnects"] == 2, info
+
+
+# O1 via session.reconnect: a read swallowed by the target is in flight; the
+# reconnect answers {} once the new login is done, the read is re-issued on
+# the new connection and succeeds; reconnects == 1, and session.state goes
+# full_feature -> reconnecting -> full_feature.
+def t_o1_session_reconnect_retries():
+    with _rec_rig() as (t, c):
+        s = _ropen(c, t)
+        seq = last_seq(c)
+        _swallow_first(t, is_read)
+        box = {}
+
+        def bg():
+            c2 = D.client(timeout=20)
+            try:
+                box["r"] = rread(c2, s.id, 0, 8, 2, timeout_ms=10000)
+            except Exception as e:  # noqa: B902 (checked below)
+                box["r"] = e
+            finally:
+                c2.close()
+        th = threading.Thread(target=bg)
+        th.start()
+        wait_n(t, "in", OP_SCSI_CMD, 1)
+        assert c.session_reconnect(s.id) == {}
+        th.join(10)
+        r = box.get("r")
+        assert not isinstance(r, Exception) and r["status"] == 0, box
+        assert r["data"] == disk(t, 0, 8 * BS, 2 * BS)
+        info = c.session_get(s.id)
+        assert info["state"] == "full_feature" and info["reconnects"] == 1, info
+        assert t.login_attempts == 2
+        assert _tos(c, seq, s.id) == [("full_feature", "reconnecting"),
+                                      ("reconnecting", "full_feature")], \
+            state_events(c, seq, s.id)
+        no_violations(t)
+
+
 TESTS = [
     t_b1_b3_b13_login_fields, t_b14_isid_distinct, t_b2_target_skips_operational_stage,
     t_b4_login_text_continuation, t_b5_redirect_followed, t_b5_redirect_hop_limit,
@@ -2022,6 +2299,9 @@ TESTS = [
     t_r2_command_timeout_aborts, t_r5_task_attributes, t_r8_login_never_answered,
     t_stats_monotonic_across_close, t_discovery_session_events_named,
     t_d1_d3_digests_every_pdu, t_k1_async_scsi_event, t_l1_reject_fails_that_task,
+    t_o1_o2_r6_reconnect_mid_read, t_o2_same_isid_tsih_zero, t_o3_gives_up_after_max_attempts,
+    t_o9_auth_failure_stops_recovery, t_o5_o10_not_retriable_and_write_retried,
+    t_o4_command_waits_during_backoff, t_o1_session_reconnect_retries,
 ]
 
 

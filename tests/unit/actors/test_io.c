@@ -150,9 +150,10 @@ p_open (peer_t *p, uint32_t session, json_t *extra)
     p->dig = (pdu_digest_cfg_t){0};
     p->statsn = 100;
     json_t *params =
-        json_pack ("{s:s, s:s, s:s, s:i, s:{s:i, s:i}}", "portal", "127.0.0.1:3260",
-                   "target", "iqn.2024-01.test:t", "session", "s", "timeout_ms", 5000,
-                   "keepalive", "interval_ms", 0, "timeout_ms", 1000);
+        json_pack ("{s:s, s:s, s:s, s:i, s:{s:i, s:i}, s:{s:i}}", "portal",
+                   "127.0.0.1:3260", "target", "iqn.2024-01.test:t", "session", "s",
+                   "timeout_ms", 5000, "keepalive", "interval_ms", 0, "timeout_ms", 1000,
+                   "recovery", "max_attempts", 0); /* no reconnect: the fd is adopted */
     if (extra)
         json_object_update (params, extra);
     uint64_t corr = h_send (&s_h, ENG_OPEN, session, 0, params, NULL, 0, NULL, 0, sv[0]);
@@ -531,9 +532,11 @@ test_io_tmf_responses (void **state)
     p_close (s_p, id);
 }
 
-/* B15: the target closes the connection with two commands in flight: both
- * end at once with SESSION_FAILED {reason "eof"}, the session is "failed"
- * and new commands are refused the same way. */
+/* B15: the target closes the connection with two commands in flight and
+ * recovery is off (max_attempts 0, as every session of this file): both
+ * end at once with SESSION_FAILED {reason "eof"} (a dead connection never
+ * hangs a command), the session is "failed" and new commands are refused
+ * the same way. */
 static void
 test_io_conn_dead (void **state)
 {
