@@ -21,6 +21,13 @@
 #define S_IO_MAX    4096
 
 /* A client's handles on a session. */
+/* The owner of handles opened with "persist": true. They belong to no
+ * client connection (a client that goes away does not release them, as a
+ * CLI login must outlive its process); session.close from a client without
+ * a handle of its own releases one. Routing ids are hex: no client has
+ * this name. */
+#define S_PERSISTENT "persistent"
+
 typedef struct s_handle {
     struct s_handle *next;
     uint32_t refs;
@@ -601,6 +608,7 @@ s_open (dispatch_t *self, const json_t *params, const char *client, const zmq_ms
     json_t *body = json_deep_copy (params);
     if (body) {
         json_object_del (body, "share");
+        json_object_del (body, "persist");
         json_object_del (body, "tag");
         json_object_set_new (body, "session", json_string (sess->id));
     }
@@ -647,6 +655,8 @@ s_close (dispatch_t *self, s_sess_t *sess, const json_t *params, const char *cli
 {
     bool force = json_is_true (json_object_get (params, "force"));
     s_handle_t *h = s_handle (sess, client, false);
+    if (!h) /* a caller without a handle of its own releases a persistent one */
+        h = s_handle (sess, S_PERSISTENT, false);
     if (h) {
         h->refs--;
         sess->refs--;
@@ -794,7 +804,10 @@ s_call (dispatch_t *self, const char *method, const json_t *params, const json_t
         return NULL; /* never answered */
     }
     if (strcmp (method, "session.open") == 0)
-        return s_open (self, params, client, id, corr, status_p);
+        return s_open (self, params,
+                       json_is_true (json_object_get (params, "persist")) ? S_PERSISTENT
+                                                                          : client,
+                       id, corr, status_p);
     if (strcmp (method, "session.list") == 0)
         return s_aggregate (self, false, rpc, id, corr, status_p);
     if (strcmp (method, "daemon.stats") == 0)

@@ -186,6 +186,8 @@ static const rpc_method_def_t s_table[] = {
           "'default': 'little', 'description': 'CRC32C byte order on the wire: "
           "little (RFC) or big (for targets that need it)'}, "
           P_BOOL ("share", true, "attach to an open session to the same target and portal") ", "
+          P_BOOL ("persist", false, "the handle outlives the connection of this client; "
+                  "session.close from any client releases it (a CLI login)") ", "
           COMMON),
      "`{\"session\", \"attached\": bool, \"target\", \"portal\", \"isid\", \"tsih\", "
      "\"state\", \"negotiated\": {RFC key: value}}`",

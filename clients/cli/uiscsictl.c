@@ -370,6 +370,8 @@ s_cmd_login (cli_t *cli)
     }
     if (cli_opt (cli, "no-share"))
         json_object_set_new (p, "share", json_false ());
+    /* A login outlives this process: `uiscsictl logout` releases it. */
+    json_object_set_new (p, "persist", json_true ());
     int nset = cli_opt_count (cli, "set");
     if (nset > 0) {
         json_t *neg = json_object ();
@@ -424,10 +426,10 @@ s_cmd_logout (cli_t *cli)
     else if (uiscsi_result_bool (r, "closed", false))
         printf ("%s: logged out\n", cli->argv[0]);
     else
-        printf ("%s: still open, %lld handle%s held by the clients that logged in "
-                "(each uiscsictl login is a client of its own); --force logs out now\n",
-                cli->argv[0], (long long)uiscsi_result_int (r, "refs", 0),
-                uiscsi_result_int (r, "refs", 0) == 1 ? "" : "s");
+        printf (
+            "%s: still open, %lld handle%s held by other logins; --force logs out now\n",
+            cli->argv[0], (long long)uiscsi_result_int (r, "refs", 0),
+            uiscsi_result_int (r, "refs", 0) == 1 ? "" : "s");
     uiscsi_result_destroy (&r);
     return 0;
 }
@@ -997,9 +999,9 @@ static const cli_cmd_t s_commands[] = {
      "read from files or the environment, never from the command line.",
      2, 2, s_login_opts, s_cmd_login},
     {"logout", "SESSION", "release a session handle (the last one logs out)",
-     "The daemon counts handles per client: a session stays open while a client\n"
-     "that logged in (or attached) holds one. Every uiscsictl process is a client\n"
-     "of its own, so a session opened by 'uiscsictl login' is closed with --force.",
+     "Each 'uiscsictl login' takes a handle that outlives the process (session.open\n"
+     "with persist); 'logout' releases one, and the session logs out when the last\n"
+     "handle goes. --force logs out now, whatever other logins hold.",
      1, 1, s_logout_opts, s_cmd_logout},
     {"sessions", "", "list the sessions", NULL, 0, 0, s_no_opts, s_cmd_sessions},
     {"session", "SESSION", "describe a session (state, negotiated keys, counters)", NULL,
