@@ -597,3 +597,46 @@ def _raise(e):
 
 if __name__ == "__main__":
     _selfcheck()
+
+
+def run_lab_suite(g, tests, kind, default_port, total_s, per_test_s):
+    """The main() of a suite against one lab: starts the lab of `kind`
+    ("tgt" or "istgt") on --port (default_port) and a daemon (argv[1]),
+    publishes them as D, LAB and E in the suite's globals `g`, runs `tests`
+    (--only SUBSTR picks some), stops both, and returns the exit status."""
+    args = sys.argv[1:]
+    if not args or args[0].startswith("-"):
+        print(g.get("__doc__"))
+        return 2
+    binary = os.path.abspath(args[0])
+    port = int(args[args.index("--port") + 1]) if "--port" in args else default_port
+    only = args[args.index("--only") + 1] if "--only" in args else None
+    runner = Runner(total_s=total_s, per_test_s=per_test_s,
+                    between=lambda: close_all_sessions(g["D"]))
+    lab = g["LAB"] = Lab(kind, port)
+    g["D"] = None
+    try:
+        try:
+            g["E"] = lab.start()
+            g["D"] = Daemon(binary)
+        except Exception as e:
+            runner.fail("setup (%s lab on port %d, daemon)" % (kind, port), repr(e))
+            return runner.summary()
+        for t in tests:
+            if only and only not in t.__name__:
+                continue
+            runner.run(t.__name__, t)
+        d = g["D"]
+        ok = d.alive()
+        rc = d.stop()
+        if not ok or rc != 0:
+            runner.fail("daemon clean stop", "exit status %s\n%s" % (rc, d.logtext()))
+    finally:
+        d = g.get("D")
+        if d and d.alive():
+            d.stop()
+        try:
+            lab.stop()
+        except Exception as e:
+            runner.fail("%s lab stop" % kind, repr(e))
+    return runner.summary()

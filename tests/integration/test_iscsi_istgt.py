@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib_daemon import (MiB, SK_MISCOMPARE, AuthFailed, Daemon, Lab,  # noqa: E402
+from lib_daemon import (run_lab_suite, MiB, SK_MISCOMPARE, AuthFailed, Daemon, Lab,  # noqa: E402
                         ScsiCheckCondition, Runner, absorb_ua, boundary_sizes, check_cc,
                         close_all_sessions, expect_error, integrity)
 
@@ -179,39 +179,7 @@ TESTS = [t_b17_istgt_discovery, t_b1_istgt_open_inquiry_capacity, t_g4_istgt_int
 
 
 def main():
-    global D, LAB, E
-    args = sys.argv[1:]
-    if not args or args[0].startswith("-"):
-        print(__doc__)
-        return 2
-    binary = os.path.abspath(args[0])
-    port = int(args[args.index("--port") + 1]) if "--port" in args else 3280
-    only = args[args.index("--only") + 1] if "--only" in args else None
-    runner = Runner(total_s=240, per_test_s=45, between=lambda: close_all_sessions(D))
-    LAB = Lab("istgt", port)
-    try:
-        try:
-            E = LAB.start()
-            D = Daemon(binary)
-        except Exception as e:
-            runner.fail("setup (istgt lab on port %d, daemon)" % port, repr(e))
-            return runner.summary()
-        for t in TESTS:
-            if only and only not in t.__name__:
-                continue
-            runner.run(t.__name__, t)
-        ok = D.alive()
-        rc = D.stop()
-        if not ok or rc != 0:
-            runner.fail("daemon clean stop", "exit status %s\n%s" % (rc, D.logtext()))
-    finally:
-        if D and D.alive():
-            D.stop()
-        try:
-            LAB.stop()
-        except Exception as e:
-            runner.fail("istgt lab stop", repr(e))
-    return runner.summary()
+    return run_lab_suite(globals(), TESTS, "istgt", 3280, total_s=240, per_test_s=45)
 
 
 if __name__ == "__main__":

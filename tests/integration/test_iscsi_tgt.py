@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib_daemon import (KiB, MiB, SK_DATA_PROTECT, SK_ILLEGAL_REQUEST,  # noqa: E402
+from lib_daemon import (run_lab_suite, KiB, MiB, SK_DATA_PROTECT, SK_ILLEGAL_REQUEST,  # noqa: E402
                         SK_NO_SENSE, SK_UNIT_ATTENTION, AuthFailed, Daemon, EventRecorder,
                         Lab, LoginFailed, Runner, ScsiCheckCondition, SessionNotFound,
                         TmfFailed, TransportError, UiscsiError, absorb_ua, boundary_sizes,
@@ -1209,39 +1209,7 @@ TESTS = [
 
 
 def main():
-    global D, LAB, E
-    args = sys.argv[1:]
-    if not args or args[0].startswith("-"):
-        print(__doc__)
-        return 2
-    binary = os.path.abspath(args[0])
-    port = int(args[args.index("--port") + 1]) if "--port" in args else 3261
-    only = args[args.index("--only") + 1] if "--only" in args else None
-    runner = Runner(total_s=285, per_test_s=60, between=lambda: close_all_sessions(D))
-    LAB = Lab("tgt", port)
-    try:
-        try:
-            E = LAB.start()
-            D = Daemon(binary)
-        except Exception as e:
-            runner.fail("setup (tgt lab on port %d, daemon)" % port, repr(e))
-            return runner.summary()
-        for t in TESTS:
-            if only and only not in t.__name__:
-                continue
-            runner.run(t.__name__, t)
-        ok = D.alive()
-        rc = D.stop()
-        if not ok or rc != 0:
-            runner.fail("daemon clean stop", "exit status %s\n%s" % (rc, D.logtext()))
-    finally:
-        if D and D.alive():
-            D.stop()
-        try:
-            LAB.stop()
-        except Exception as e:
-            runner.fail("tgt lab stop", repr(e))
-    return runner.summary()
+    return run_lab_suite(globals(), TESTS, "tgt", 3261, total_s=285, per_test_s=60)
 
 
 if __name__ == "__main__":
